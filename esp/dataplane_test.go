@@ -27,7 +27,7 @@ type endpoint struct {
 	udp  *nat.Conn
 }
 
-func newEndpoint(t *testing.T) *endpoint {
+func newEndpoint(t testing.TB) *endpoint {
 	t.Helper()
 	conn, err := nat.Listen(nat.Config{Addr: netip.MustParseAddrPort("127.0.0.1:0")})
 	if err != nil {
@@ -46,7 +46,7 @@ func newEndpoint(t *testing.T) *endpoint {
 }
 
 // connect installs a pair of SAs between two endpoints with fresh keys.
-func connect(t *testing.T, a, b *endpoint, proposal string, spiAB, spiBA uint32, aNet, bNet netip.Prefix) {
+func connect(t testing.TB, a, b *endpoint, proposal string, spiAB, spiBA uint32, aNet, bNet netip.Prefix) {
 	t.Helper()
 	suite, err := crypto.ParseESPProposal(proposal)
 	if err != nil {
@@ -234,5 +234,45 @@ func TestMakeBeforeBreak(t *testing.T) {
 	}
 	if left.dp.DropCount(esp.DropNoPolicy) != 1 {
 		t.Fatalf("with every outbound SA deleted, drops %v", left.dp.Drops())
+	}
+}
+
+// BenchmarkPipeline pushes 1400-byte packets from one endpoint's TUN
+// through its pipeline, loopback UDP and the other endpoint's pipeline to
+// its TUN: every stage of both paths, in one process.
+func BenchmarkPipeline(b *testing.B) {
+	for _, prop := range []string{"aes128gcm16", "aes256gcm16", "chacha20poly1305", "aes128-sha256"} {
+		b.Run(prop, func(b *testing.B) {
+			left, right := newEndpoint(b), newEndpoint(b)
+			connect(b, left, right, prop, 0x1001, 0x2001, netip.MustParsePrefix("198.18.1.0/24"), netip.MustParsePrefix("198.18.2.0/24"))
+			pkt := udpPacket(netip.MustParseAddr("198.18.1.1"), netip.MustParseAddr("198.18.2.1"), 0, 1400)
+			b.SetBytes(int64(len(pkt)))
+			b.ReportAllocs()
+			done := make(chan int)
+			go func() {
+				got := 0
+				timeout := time.NewTimer(time.Second)
+				for {
+					select {
+					case <-right.tun.Inbound:
+						got++
+						if got == b.N {
+							done <- got
+							return
+						}
+					case <-timeout.C:
+						done <- got
+						return
+					}
+					timeout.Reset(time.Second)
+				}
+			}()
+			for b.Loop() {
+				left.tun.Outbound <- pkt
+			}
+			if got := <-done; got < b.N*9/10 {
+				b.Fatalf("only %d of %d packets arrived", got, b.N)
+			}
+		})
 	}
 }

@@ -1,0 +1,49 @@
+// Command espd is the espd IPsec daemon and its command line: `espd run`
+// runs the daemon in the foreground; the other subcommands talk to it.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: espd <command> [flags]
+
+commands:
+  run -c FILE       run the daemon in the foreground (swanctl.conf syntax)
+  status [--json]   show SAs, counters and drops of the running daemon
+  version           print the version
+
+common flags:
+  --socket PATH     control socket (default /run/espd/espd.sock)
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "run":
+		err = run(args)
+	case "status":
+		err = status(args)
+	case "up", "down", "reload":
+		err = fmt.Errorf("espd %s: needs IKE, which this build does not have yet; use manual SAs in the espd { manual { } } section", cmd)
+	case "version", "--version":
+		fmt.Println("espd", version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "espd: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/espd/espd/esp"
+	"github.com/espd/espd/esp/installer"
+	"github.com/espd/espd/esp/packet"
+	"github.com/espd/espd/esp/rawip"
+	"github.com/espd/espd/internal/config"
+	"github.com/espd/espd/nat"
+	"github.com/espd/espd/tun"
+)
+
+// run is `espd run -c FILE`: bring up the TUN, the transports, the SAs and
+// the routes, then carry traffic until SIGINT or SIGTERM.
+func run(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	file := fs.String("c", "/etc/swanctl/swanctl.conf", "configuration file (swanctl.conf syntax)")
+	socket := fs.String("socket", defaultSocket, "control socket path")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides espd.log_level)")
+	logFormat := fs.String("log-format", "console", "console or json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*file)
+	if err != nil {
+		return err
+	}
+	level := cfg.Espd.LogLevel
+	if *logLevel != "" {
+		level = *logLevel
+	}
+	log, err := newLogger(level, *logFormat)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	for _, w := range cfg.Warnings {
+		log.Warn(w.String())
+	}
+
+	d, err := startDaemon(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctl, err := listenControl(*socket, d, log)
+	if err != nil {
+		d.close()
+		return err
+	}
+	log.Info("espd running", zap.String("config", *file), zap.String("tun", cfg.Espd.Tun.Name),
+		zap.Int("manual_sas", len(cfg.Espd.Manual)), zap.String("socket", *socket))
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	log.Info("shutting down", zap.Stringer("signal", s))
+	ctl.Close()
+	return d.close()
+}
+
+// daemon holds what run brought up, so it can be taken down in reverse.
+type daemon struct {
+	log    *zap.Logger
+	dp     *esp.Dataplane
+	router *tun.Router
+}
+
+func (d *daemon) close() error {
+	var errs []error
+	if d.router != nil {
+		errs = append(errs, d.router.Close())
+	}
+	if d.dp != nil {
+		errs = append(errs, d.dp.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func startDaemon(cfg *config.File, log *zap.Logger) (d *daemon, err error) {
+	e := cfg.Espd
+	d = &daemon{log: log}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	transports, err := openTransports(e)
+	if err != nil {
+		return nil, err
+	}
+	closeTransports := func() {
+		for _, c := range transports {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}
+
+	if err := tun.Cleanup(e.RouteTable); err != nil {
+		log.Warn("could not clear routes left by an earlier run", zap.Error(err))
+	}
+	dev, err := tun.Create(e.Tun.Name, e.Tun.MTU)
+	if err != nil {
+		closeTransports()
+		return nil, fmt.Errorf("create TUN %s: %w", e.Tun.Name, err)
+	}
+	if err := tun.Configure(e.Tun.Name, e.Tun.MTU, e.Tun.Addrs); err != nil {
+		dev.Close()
+		closeTransports()
+		return nil, fmt.Errorf("configure TUN %s: %w", e.Tun.Name, err)
+	}
+	d.dp, err = esp.New(esp.Config{TUN: dev, Transports: transports, Events: eventLogger{log}, Log: log})
+	if err != nil {
+		dev.Close()
+		closeTransports()
+		return nil, err
+	}
+	for i := range e.Manual {
+		if err := installManual(d.dp, &e.Manual[i], e.PortNATT); err != nil {
+			return nil, fmt.Errorf("%s: manual SA %s: %w", e.Manual[i].Pos, e.Manual[i].Name, err)
+		}
+	}
+	d.router, err = tun.NewRouter(e.Tun.Name, e.RouteTable, e.FwMark)
+	if err != nil {
+		return nil, err
+	}
+	for i := range e.Manual {
+		if err := routeManual(d.router, &e.Manual[i], e.Tun.Addrs); err != nil {
+			return nil, fmt.Errorf("%s: manual SA %s: %w", e.Manual[i].Pos, e.Manual[i].Name, err)
+		}
+	}
+	d.dp.Start()
+	return d, nil
+}
+
+// openTransports opens the sockets the manual SAs need: ESP-in-UDP and raw
+// ESP, per outer address family. All carry the fwmark so that the policy
+// routing rule lets them bypass the TUN.
+func openTransports(e config.Espd) (t [4]packet.Conn, err error) {
+	defer func() {
+		if err != nil {
+			for _, c := range t {
+				if c != nil {
+					c.Close()
+				}
+			}
+		}
+	}()
+	for _, m := range e.Manual {
+		v4 := m.Local.Is4()
+		var slot int
+		switch {
+		case m.Encap && v4:
+			slot = esp.UDP4
+		case m.Encap:
+			slot = esp.UDP6
+		case v4:
+			slot = esp.Raw4
+		default:
+			slot = esp.Raw6
+		}
+		if t[slot] != nil {
+			continue
+		}
+		any := netip.IPv4Unspecified()
+		if !v4 {
+			any = netip.IPv6Unspecified()
+		}
+		if m.Encap {
+			t[slot], err = nat.Listen(nat.Config{Addr: netip.AddrPortFrom(any, e.PortNATT), Mark: e.FwMark})
+		} else {
+			t[slot], err = rawip.Listen(any, e.FwMark)
+		}
+		if err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
+
+// installManual adds the two SAs of a manual SA pair.
+func installManual(dp *esp.Dataplane, m *config.ManualSA, natPort uint16) error {
+	mode := installer.Tunnel
+	if m.Mode == "transport" {
+		mode = installer.Transport
+	}
+	var localPort, remotePort uint16
+	if m.Encap {
+		localPort, remotePort = natPort, m.RemotePort
+	}
+	life := installer.Lifetime{
+		Soft: installer.Limits{Bytes: m.RekeyBytes, Packets: m.RekeyPackets, Time: m.RekeyTime},
+		Hard: installer.Limits{Bytes: m.LifeBytes, Packets: m.LifePackets, Time: m.LifeTime},
+	}
+	p := installer.SAParams{
+		Protocol: installer.ESP, Mode: mode, Encap: m.Encap,
+		Local:  netip.AddrPortFrom(m.Local, localPort),
+		Remote: netip.AddrPortFrom(m.Remote, remotePort),
+		Suite:  m.Proposal, ESN: m.Proposal.ESN, ReplayWindow: m.ReplayWindow, Lifetime: life,
+	}
+	in, out := p, p
+	in.Direction, in.SPI = installer.Inbound, m.Inbound.SPI
+	in.EncKey, in.IntegKey = m.Inbound.EncKey, m.Inbound.IntegKey
+	in.LocalTS, in.RemoteTS = m.LocalTS, m.RemoteTS
+	out.Direction, out.SPI = installer.Outbound, m.Outbound.SPI
+	out.EncKey, out.IntegKey = m.Outbound.EncKey, m.Outbound.IntegKey
+	out.LocalTS, out.RemoteTS = m.LocalTS, m.RemoteTS
+	if err := dp.Add(in); err != nil {
+		return err
+	}
+	return dp.Add(out)
+}
+
+// routeManual routes the remote selectors into the TUN. In tunnel mode the
+// source is the TUN address inside the local selector; in transport mode
+// the inner packet is the host's own, so the source is the outer address.
+func routeManual(r *tun.Router, m *config.ManualSA, tunAddrs []netip.Prefix) error {
+	for _, dst := range m.RemoteTS {
+		src := m.Local
+		if m.Mode != "transport" {
+			src = tun.SourceForRoute(tunAddrs, m.LocalTS, dst)
+		}
+		if err := r.AddRoute(dst, src); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eventLogger reports data plane events. With manual SAs there is no IKE to
+// rekey, so a lifetime event is only worth a log line; the data plane
+// itself stops a hard-expired SA.
+type eventLogger struct{ log *zap.Logger }
+
+func (e eventLogger) SoftExpired(spi uint32, dir installer.Direction) {
+	e.log.Warn("SA reached its soft lifetime (manual SAs are not rekeyed)", zap.String("spi", fmt.Sprintf("%#08x", spi)), zap.Stringer("dir", dir))
+}
+func (e eventLogger) HardExpired(spi uint32, dir installer.Direction) {
+	e.log.Warn("SA reached its hard lifetime and stopped", zap.String("spi", fmt.Sprintf("%#08x", spi)), zap.Stringer("dir", dir))
+}
+func (e eventLogger) SeqNearWrap(spi uint32) {
+	e.log.Warn("SA sequence number is near its wrap; it will stop sending at the wrap", zap.String("spi", fmt.Sprintf("%#08x", spi)))
+}
+func (e eventLogger) UnknownSPI(spi uint32, from netip.AddrPort) {
+	e.log.Debug("ESP for an unknown SPI", zap.String("spi", fmt.Sprintf("%#08x", spi)), zap.Stringer("from", from))
+}
