@@ -53,20 +53,8 @@ func FuzzDecap(f *testing.F) {
 		mode     installer.Mode
 	}
 	targets := []target{{"aes128gcm16", installer.Tunnel}, {"aes256-sha256-esn", installer.Tunnel}, {"chacha20poly1305", installer.Transport}}
-	for i, tg := range targets {
-		out, _ := fuzzSA(f, tg.proposal, tg.mode)
-		src, dst := netip.MustParseAddr("198.18.1.1"), netip.MustParseAddr("198.18.2.1")
-		if tg.mode == installer.Transport {
-			src, dst = leftOuter.Addr(), rightOuter.Addr()
-		}
-		for _, size := range []int{28, 100, 1400} {
-			f.Add(uint8(i), send(f, out, icmpEcho(src, dst, size)))
-		}
-		f.Add(uint8(i), send(f, out, icmpEcho(netip.MustParseAddr("2001:db8:ffff:1::1"), netip.MustParseAddr("2001:db8:ffff:2::1"), 64)))
-	}
-	f.Add(uint8(0), []byte{0, 0, 0x10, 0x01, 0, 0, 0, 1})
-	f.Add(uint8(1), []byte{})
-
+	// The seeds in testdata/fuzz/FuzzDecap are packets sealed with
+	// fuzzSA's fixed keys, so the fuzzer starts past the ICV.
 	type pair struct{ out, in *SA }
 	sas := make([]pair, len(targets))
 	for i, tg := range targets {
