@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,6 +42,11 @@ func Configure(name string, mtu int, addrs []netip.Prefix) error {
 	if err := netlink.LinkSetMTU(link, mtu); err != nil {
 		return fmt.Errorf("tun: set MTU %d on %q: %w", mtu, name, err)
 	}
+	// No IPv6 link-local address: the tunnel has no neighbours to solicit,
+	// and router solicitations and MLD reports from one would only show up
+	// as packets no SA covers. Best effort: with IPv6 disabled on the host
+	// the attribute is refused, and then there is no chatter either.
+	_ = netlink.LinkSetIP6AddrGenMode(link, nl.IN6_ADDR_GEN_MODE_NONE)
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("tun: set %q up: %w", name, err)
 	}

@@ -241,6 +241,18 @@ run_case() {
 	run_iperf "$right_in" "$left_in" "$dir" || return 1
 	RESULT_DETAIL+=", iperf3 $IPERF_GBITS Gbit/s"
 
+	# A clean link loses nothing: every packet either way was accepted,
+	# so any drop counter (replay, ICV, no-policy, ...) is a bug.
+	local side drops
+	for side in left right; do
+		drops=$("$ESPD" status --socket "$NETNS_WORKDIR/espd-$side.sock" | sed -n 's/^data plane drops: //p')
+		if [[ $drops != none ]]; then
+			log "espd in $side dropped packets: ${drops:-no answer from espd status}"
+			RESULT_DETAIL+=", $side drops: $drops"
+			return 1
+		fi
+	done
+
 	log_step "$name: stopping both daemons with SIGTERM"
 	local stop_ok=0
 	espd_stop left "$left_pid" || stop_ok=1
