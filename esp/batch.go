@@ -26,7 +26,7 @@ type batch struct {
 	meta     [maxBatch]packetMeta
 	views    [maxBatch][]byte // TUN Read/Write take [][]byte
 	sizes    [maxBatch]int
-	perConn  [numTransports][]*packet.Buffer
+	perConn  [NumTransports][]*packet.Buffer
 	done     chan struct{}
 	received int // inbound: which transport
 }

@@ -30,7 +30,7 @@ const (
 	UDP6        // ESP-in-UDP over IPv6
 	Raw4        // IP protocol 50 over IPv4
 	Raw6        // IP protocol 50 over IPv6
-	numTransports
+	NumTransports
 )
 
 // Config wires a Dataplane to its devices.
@@ -40,7 +40,7 @@ type Config struct {
 	TUN wgtun.Device
 	// Transports, indexed by UDP4, UDP6, Raw4, Raw6; nil where unused.
 	// Owned and closed like TUN.
-	Transports [numTransports]packet.Conn
+	Transports [NumTransports]packet.Conn
 	// Events hears lifetime and unknown-SPI events; may be nil.
 	Events installer.Events
 	Log    *zap.Logger
@@ -103,7 +103,7 @@ func New(cfg Config) (*Dataplane, error) {
 		outOrder: make(chan *batch, depth),
 		closed:   make(chan struct{}),
 	}
-	d.batches.init(depth * (1 + numTransports))
+	d.batches.init(depth * (1 + NumTransports))
 	return d, nil
 }
 
@@ -199,14 +199,14 @@ func (d *Dataplane) SAs() []Info {
 	return out
 }
 
-// transportFor picks the transport slot for an SA's outer family and
-// encapsulation.
-func transportFor(p *installer.SAParams) int {
-	v4 := p.Remote.Addr().Unmap().Is4()
+// TransportSlot is the Config.Transports slot an SA with this
+// encapsulation and outer peer address sends on.
+func TransportSlot(encap bool, outer netip.Addr) int {
+	v4 := outer.Unmap().Is4()
 	switch {
-	case p.Encap && v4:
+	case encap && v4:
 		return UDP4
-	case p.Encap:
+	case encap:
 		return UDP6
 	case v4:
 		return Raw4
@@ -240,7 +240,7 @@ func (d *Dataplane) AllocateSPI() (uint32, error) {
 
 // Add implements installer.Installer.
 func (d *Dataplane) Add(p installer.SAParams) error {
-	slot := transportFor(&p)
+	slot := TransportSlot(p.Encap, p.Remote.Addr())
 	if p.Direction == installer.Outbound && d.cfg.Transports[slot] == nil {
 		return fmt.Errorf("%w: SA %#x needs a transport espd has not opened (%s)", installer.ErrInvalid, p.SPI, transportNames[slot])
 	}
@@ -264,7 +264,7 @@ func (d *Dataplane) Add(p installer.SAParams) error {
 	return nil
 }
 
-var transportNames = [numTransports]string{"ESP-in-UDP over IPv4", "ESP-in-UDP over IPv6", "raw ESP over IPv4", "raw ESP over IPv6"}
+var transportNames = [NumTransports]string{"ESP-in-UDP over IPv4", "ESP-in-UDP over IPv6", "raw ESP over IPv4", "raw ESP over IPv6"}
 
 func (d *Dataplane) find(spi uint32, dir installer.Direction) *SA {
 	if dir == installer.Inbound {

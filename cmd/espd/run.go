@@ -146,7 +146,7 @@ func startDaemon(cfg *config.File, log *zap.Logger) (d *daemon, err error) {
 // openTransports opens the sockets the manual SAs need: ESP-in-UDP and raw
 // ESP, per outer address family. All carry the fwmark so that the policy
 // routing rule lets them bypass the TUN.
-func openTransports(e config.Espd) (t [4]packet.Conn, err error) {
+func openTransports(e config.Espd) (t [esp.NumTransports]packet.Conn, err error) {
 	defer func() {
 		if err != nil {
 			for _, c := range t {
@@ -157,23 +157,12 @@ func openTransports(e config.Espd) (t [4]packet.Conn, err error) {
 		}
 	}()
 	for _, m := range e.Manual {
-		v4 := m.Local.Is4()
-		var slot int
-		switch {
-		case m.Encap && v4:
-			slot = esp.UDP4
-		case m.Encap:
-			slot = esp.UDP6
-		case v4:
-			slot = esp.Raw4
-		default:
-			slot = esp.Raw6
-		}
+		slot := esp.TransportSlot(m.Encap, m.Remote)
 		if t[slot] != nil {
 			continue
 		}
 		any := netip.IPv4Unspecified()
-		if !v4 {
+		if !m.Remote.Is4() {
 			any = netip.IPv6Unspecified()
 		}
 		if m.Encap {
@@ -189,7 +178,7 @@ func openTransports(e config.Espd) (t [4]packet.Conn, err error) {
 }
 
 // installManual adds the two SAs of a manual SA pair.
-func installManual(dp *esp.Dataplane, m *config.ManualSA, natPort uint16) error {
+func installManual(dp installer.Installer, m *config.ManualSA, natPort uint16) error {
 	mode := installer.Tunnel
 	if m.Mode == "transport" {
 		mode = installer.Transport
