@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -28,8 +29,20 @@ func run(args []string) error {
 	socket := fs.String("socket", defaultSocket, "control socket path")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides espd.log_level)")
 	logFormat := fs.String("log-format", "console", "console or json")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit (for bench/)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg, err := config.Load(*file)
 	if err != nil {
