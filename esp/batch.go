@@ -70,10 +70,15 @@ func (p *batchPool) get() *batch {
 		return b
 	default:
 	}
-	if p.made.Add(1) <= p.maxMade {
-		return newBatch()
+	for {
+		made := p.made.Load()
+		if made >= p.maxMade {
+			return <-p.free
+		}
+		if p.made.CompareAndSwap(made, made+1) {
+			return newBatch()
+		}
 	}
-	return <-p.free
 }
 
 func (p *batchPool) put(b *batch) {
