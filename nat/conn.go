@@ -37,6 +37,9 @@ type Config struct {
 	// runs synchronously inside ReadBatch, so it must be quick and must not
 	// call ReadBatch; msg is only valid during the call. Nil drops IKE.
 	OnIKE func(msg []byte, from netip.AddrPort)
+	// DisableGSO sends every datagram on its own even where the kernel
+	// could segment (for tests and for comparing the two).
+	DisableGSO bool
 }
 
 // Conn is an ESP-in-UDP socket. It implements packet.Conn; IKE and keepalive
@@ -55,6 +58,10 @@ type Conn struct {
 	rx      *batchio.Batch
 	writeMu sync.Mutex
 	tx      *batchio.Batch
+	// gso: send runs of equal-size datagrams to one peer as one UDP GSO
+	// send. Cleared for good if the kernel refuses one.
+	gso      bool
+	segments [][]byte // backing store for tx.Msgs[i].Segments
 
 	counters counters
 }
@@ -90,12 +97,14 @@ func Listen(cfg Config) (*Conn, error) {
 		local = unmap(local)
 	}
 	return &Conn{
-		udp:   udp,
-		raw:   raw,
-		local: local,
-		onIKE: cfg.OnIKE,
-		rx:    batchio.NewBatch(BatchSize),
-		tx:    batchio.NewBatch(BatchSize),
+		udp:      udp,
+		raw:      raw,
+		local:    local,
+		onIKE:    cfg.OnIKE,
+		rx:       batchio.NewBatch(BatchSize),
+		tx:       batchio.NewBatch(BatchSize),
+		gso:      !cfg.DisableGSO && batchio.SupportsGSO(raw),
+		segments: make([][]byte, BatchSize),
 	}, nil
 }
 
@@ -201,32 +210,78 @@ func (c *Conn) demux(bufs []*packet.Buffer) (kept int) {
 	return kept
 }
 
+// maxGSOSegments is how many datagrams one UDP GSO send carries at most:
+// the kernel's UDP_MAX_SEGMENTS was 64 before Linux 6.10.
+const maxGSOSegments = 64
+
+// maxGSOBytes keeps a segmented send inside one IP datagram's 64 KiB.
+const maxGSOBytes = 65535 - 8 - 40
+
 // WriteBatch sends each bufs[i].Data() to bufs[i].Remote, BatchSize
-// datagrams per sendmmsg. A datagram the kernel refuses is skipped and
-// counted in Stats.SendErrors; the error return is for a broken or closed
-// socket only.
+// datagrams per sendmmsg. Runs of consecutive datagrams to one peer of equal
+// length (the segments of one TCP burst that the TUN handed over together,
+// after encryption) go as one UDP GSO send. A datagram the kernel refuses is
+// skipped and counted in Stats.SendErrors; the error return is for a broken
+// or closed socket only.
 func (c *Conn) WriteBatch(bufs []*packet.Buffer) (int, error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	total := 0
 	for len(bufs) > 0 {
-		chunk := bufs[:min(len(bufs), c.tx.Size())]
-		for i, b := range chunk {
-			c.tx.Msgs[i].Buf = b.Data()
-			c.tx.Msgs[i].Addr = b.Remote
-		}
-		sent, refused, err := c.tx.Send(c.raw, len(chunk))
+		used, msgs := c.fillMessages(bufs)
+		sent, refused, err := c.tx.Send(c.raw, msgs)
 		total += sent
 		c.counters.espSent.Add(uint64(sent))
 		if refused > 0 {
 			c.counters.sendErrors.Add(uint64(refused))
 		}
+		if c.tx.GSOFailed {
+			c.gso = false // the refused run is lost once; TCP and IKE resend
+		}
 		if err != nil {
 			return total, fmt.Errorf("nat: write: %w", err)
 		}
-		bufs = bufs[len(chunk):]
+		bufs = bufs[used:]
 	}
 	return total, nil
+}
+
+// fillMessages lays out the next sendmmsg: up to BatchSize datagrams, each
+// run that can be segmented in one message. It returns how many buffers
+// and messages it used.
+func (c *Conn) fillMessages(bufs []*packet.Buffer) (used, msgs int) {
+	for used < len(bufs) && used < c.tx.Size() {
+		first := bufs[used]
+		m := &c.tx.Msgs[msgs]
+		m.Addr = first.Remote
+		m.Buf = first.Data()
+		m.Segments = nil
+		run := 1
+		if c.gso {
+			size, bytes := first.Len(), first.Len()
+			for used+run < len(bufs) && used+run < c.tx.Size() && run < maxGSOSegments {
+				next := bufs[used+run]
+				if next.Remote != first.Remote || next.Len() > size || bytes+next.Len() > maxGSOBytes {
+					break
+				}
+				bytes += next.Len()
+				run++
+				if next.Len() < size {
+					break // a shorter datagram ends the run (udp(7))
+				}
+			}
+		}
+		if run > 1 {
+			segs := c.segments[used : used+run]
+			for i := range segs {
+				segs[i] = bufs[used+i].Data()
+			}
+			m.Segments = segs
+		}
+		used += run
+		msgs++
+	}
+	return used, msgs
 }
 
 // keepalivePayload is the whole NAT-keepalive datagram (RFC 3948 §2.3).

@@ -34,7 +34,16 @@ type Message struct {
 	// Truncated reports a received datagram longer than Buf; its tail was
 	// discarded by the kernel (MSG_TRUNC).
 	Truncated bool
+	// Segments, when it holds two or more datagrams, replaces Buf on Send:
+	// they go to Addr in one UDP generic segmentation offload send
+	// (UDP_SEGMENT, udp(7)), which crosses the kernel's stack once for all
+	// of them and still leaves as one datagram each. Every segment but the
+	// last must be as long as the first; the last may be shorter.
+	Segments [][]byte
 }
+
+// segments is how many datagrams m stands for on Send.
+func (m *Message) segments() int { return max(len(m.Segments), 1) }
 
 // sockaddr has room for a sockaddr_in or a sockaddr_in6.
 type sockaddr [unix.SizeofSockaddrInet6]byte
@@ -48,16 +57,23 @@ type Batch struct {
 	// refused in Send, for a rate-limited log.
 	LastRefusal syscall.Errno
 
+	// GSOFailed is set when the kernel refused a segmented send with EIO,
+	// as it does on a route whose device cannot offload the checksum; the
+	// caller should stop segmenting.
+	GSOFailed bool
+
 	hdrs  []unix.Mmsghdr
-	iovs  []unix.Iovec
+	iovs  []unix.Iovec // one per datagram: Send packs each message's segments side by side
 	names []sockaddr
+	ctrl  [][gsoControlLen]byte
 
 	// The call in progress. It lives here, not in a closure, so the
 	// callbacks handed to syscall.RawConn are method values bound once in
 	// NewBatch and a call allocates nothing.
 	count   int // messages in this call
 	done    int // messages received, or sent or refused, so far
-	refused int
+	sentDG  int // datagrams sent so far
+	refused int // datagrams refused so far
 	errno   syscall.Errno
 	recvFn  func(fd uintptr) bool
 	sendFn  func(fd uintptr) bool
@@ -71,6 +87,7 @@ func NewBatch(size int) *Batch {
 		hdrs:  make([]unix.Mmsghdr, size),
 		iovs:  make([]unix.Iovec, size),
 		names: make([]sockaddr, size),
+		ctrl:  make([][gsoControlLen]byte, size),
 	}
 	for i := range b.hdrs {
 		h := &b.hdrs[i].Hdr
@@ -99,6 +116,10 @@ func (b *Batch) Recv(rc syscall.RawConn, n int) (int, error) {
 		b.iovs[i].Base = unsafe.SliceData(buf)
 		b.iovs[i].SetLen(len(buf))
 		h := &b.hdrs[i].Hdr
+		h.Iov = &b.iovs[i]
+		h.SetIovlen(1)
+		h.Control = nil
+		h.SetControllen(0)
 		h.Name = &b.names[i][0]
 		h.Namelen = uint32(len(b.names[i]))
 		h.Flags = 0
@@ -139,21 +160,46 @@ func (b *Batch) recvmmsg(fd uintptr) bool {
 	}
 }
 
-// Send hands Msgs[:n] (n at most Size) to the kernel, each Buf to its Addr,
-// blocking while the socket buffer is full. A datagram the kernel refuses
+// Send hands Msgs[:n] (n at most Size) to the kernel, each Buf (or its
+// Segments) to its Addr, blocking while the socket buffer is full. The
+// messages of one call may hold at most Size datagrams in all; Send sends
+// fewer messages rather than more. A datagram the kernel refuses
 // (unreachable, wrong address family, too big) is skipped and counted in
 // refused; err reports only a failure of the socket itself, such as being
-// closed, after which the rest of the batch is not sent.
+// closed, after which the rest of the batch is not sent. sent and refused
+// count datagrams, not messages.
 func (b *Batch) Send(rc syscall.RawConn, n int) (sent, refused int, err error) {
 	n = min(n, len(b.Msgs))
-	if n <= 0 {
-		return 0, 0, nil
-	}
+	iov := 0
 	for i := range n {
 		m := &b.Msgs[i]
-		b.iovs[i].Base = unsafe.SliceData(m.Buf)
-		b.iovs[i].SetLen(len(m.Buf))
+		k := m.segments()
+		if iov+k > len(b.iovs) {
+			n = i
+			break
+		}
 		h := &b.hdrs[i].Hdr
+		h.Iov = &b.iovs[iov]
+		if len(m.Segments) > 1 {
+			for j, seg := range m.Segments {
+				b.iovs[iov+j].Base = unsafe.SliceData(seg)
+				b.iovs[iov+j].SetLen(len(seg))
+			}
+			putGSOSize(&b.ctrl[i], len(m.Segments[0]))
+			h.Control = &b.ctrl[i][0]
+			h.SetControllen(unix.CmsgSpace(2))
+		} else {
+			buf := m.Buf
+			if len(m.Segments) == 1 {
+				buf = m.Segments[0]
+			}
+			b.iovs[iov].Base = unsafe.SliceData(buf)
+			b.iovs[iov].SetLen(len(buf))
+			h.Control = nil
+			h.SetControllen(0)
+		}
+		h.SetIovlen(k)
+		iov += k
 		h.Namelen = encodeSockaddr(&b.names[i], m.Addr)
 		if h.Namelen == 0 {
 			h.Name = nil // no destination: the kernel refuses just this one
@@ -163,11 +209,12 @@ func (b *Batch) Send(rc syscall.RawConn, n int) (sent, refused int, err error) {
 		h.Flags = 0
 		b.hdrs[i].Len = 0
 	}
-	b.count, b.done, b.refused = n, 0, 0
-	if err := rc.Write(b.sendFn); err != nil {
-		return b.done - b.refused, b.refused, err
+	if n <= 0 {
+		return 0, 0, nil
 	}
-	return b.done - b.refused, b.refused, nil
+	b.count, b.done, b.sentDG, b.refused = n, 0, 0, 0
+	err = rc.Write(b.sendFn)
+	return b.sentDG, b.refused, err
 }
 
 func (b *Batch) sendmmsg(fd uintptr) bool {
@@ -176,6 +223,9 @@ func (b *Batch) sendmmsg(fd uintptr) bool {
 			uintptr(unsafe.Pointer(&b.hdrs[b.done])), uintptr(b.count-b.done), 0, 0, 0)
 		switch e {
 		case 0:
+			for _, m := range b.Msgs[b.done : b.done+int(r)] {
+				b.sentDG += m.segments()
+			}
 			b.done += int(r)
 		case unix.EINTR:
 		case unix.EAGAIN:
@@ -183,8 +233,12 @@ func (b *Batch) sendmmsg(fd uintptr) bool {
 		default:
 			// sendmmsg reports an error only when the first datagram of
 			// the call failed, so the error belongs to hdrs[done].
+			m := &b.Msgs[b.done]
+			if e == unix.EIO && len(m.Segments) > 1 {
+				b.GSOFailed = true
+			}
 			b.LastRefusal = e
-			b.refused++
+			b.refused += m.segments()
 			b.done++
 		}
 	}

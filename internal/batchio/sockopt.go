@@ -3,8 +3,10 @@
 package batchio
 
 import (
+	"encoding/binary"
 	"fmt"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,4 +53,31 @@ func Mark(rc syscall.RawConn) (uint32, error) {
 		return 0, err
 	}
 	return uint32(mark), getErr
+}
+
+// gsoControlLen bounds the control message that carries the UDP_SEGMENT
+// size: a cmsghdr and a uint16, aligned, is 24 bytes on 64-bit Linux and 16
+// on 32-bit (TestGSOControlLen checks unix.CmsgSpace(2) fits).
+const gsoControlLen = 24
+
+// putGSOSize writes the UDP_SEGMENT control message (udp(7)) for segments of
+// size bytes.
+func putGSOSize(ctrl *[gsoControlLen]byte, size int) {
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&ctrl[0]))
+	h.Level = unix.SOL_UDP
+	h.Type = unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	binary.NativeEndian.PutUint16(ctrl[unix.CmsgLen(0):], uint16(size))
+}
+
+// SupportsGSO reports whether the kernel knows UDP_SEGMENT (Linux 4.18):
+// reading the option succeeds where it does.
+func SupportsGSO(rc syscall.RawConn) bool {
+	var err error
+	if cerr := rc.Control(func(fd uintptr) {
+		_, err = unix.GetsockoptInt(int(fd), unix.SOL_UDP, unix.UDP_SEGMENT)
+	}); cerr != nil {
+		return false
+	}
+	return err == nil
 }
