@@ -147,12 +147,7 @@ prepare_tools() {
 	need_tools ip ping iperf3 jq wg unshare nsenter awk timeout
 	find_go || die "Go is needed to build espd and wireguard-go"
 
-	if [[ -z $ESPD ]]; then
-		mkdir -p "$NETNS_WORKDIR/bin"
-		ESPD=$NETNS_WORKDIR/bin/espd
-		build_espd "$ESPD" || die "could not build espd"
-	fi
-	ESPD=$(realpath "$ESPD")
+	espd_binary
 
 	if wanted wireguard-go && [[ -z $WIREGUARD_GO ]]; then
 		mkdir -p "$NETNS_WORKDIR/bin"
@@ -185,15 +180,6 @@ build_wireguard_go() {
 	(cd "$ESPD_REPO" && CGO_ENABLED=0 go build -trimpath -o "$out" golang.zx2c4.com/wireguard)
 }
 
-build_topology() {
-	netns_remove_stale
-	ns_add left
-	ns_add right
-	veth_link left wan0 right wan0
-	addr_add left wan0 "$LEFT_OUTER/24"
-	addr_add right wan0 "$RIGHT_OUTER/24"
-	wait_for_ping left "$RIGHT_OUTER" 5 || die "the bare veth does not carry IPv4"
-}
 
 # --- measurement -------------------------------------------------------------
 
@@ -774,7 +760,7 @@ main() {
 	LOAD_START=$(_loadavg)
 	log "command: $BENCH_COMMAND"
 
-	build_topology
+	two_host_testbed ipv4-only
 	plan_scenarios
 	RESULTS_TSV=$NETNS_WORKDIR/rounds.tsv
 	SUMMARY_TSV=$NETNS_WORKDIR/summary.tsv

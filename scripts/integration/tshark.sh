@@ -64,25 +64,10 @@ done
 
 need_root
 need_tools ip ping tcpdump tshark od awk
-if [[ -z $ESPD ]]; then
-	ESPD=$NETNS_WORKDIR/espd
-	build_espd "$ESPD" || die "could not build espd"
-fi
-ESPD=$(realpath "$ESPD")
+espd_binary
 log "testing $("$ESPD" version 2>&1 || echo "espd (version unknown)") at $ESPD with $(tshark --version 2>/dev/null | head -n 1)"
 
-netns_remove_stale
-
-log_step "building the test bed: namespaces left and right joined by one veth"
-ns_add left
-ns_add right
-veth_link left wan0 right wan0
-addr_add left wan0 192.0.2.1/24
-addr_add right wan0 192.0.2.2/24
-addr_add left wan0 2001:db8::1/64
-addr_add right wan0 2001:db8::2/64
-wait_for_ping left 192.0.2.2 5 || die "the bare veth does not carry IPv4"
-wait_for_ping left 2001:db8::2 5 || die "the bare veth does not carry IPv6"
+two_host_testbed dual-stack
 
 # check_decrypted lets tshark decrypt the capture with the SAs of sa.env and
 # sets DECRYPT_SUMMARY. Every ESP frame must decrypt to an ICMP echo between
@@ -178,16 +163,6 @@ run_case() {
 	return "$stop_ok"
 }
 
-stop_leftovers() {
-	local pid
-	for pid in "${NETNS_PIDS[@]}"; do
-		if kill -0 "$pid" 2>/dev/null; then
-			bg_stop "$pid" 5 || true
-		fi
-	done
-	NETNS_PIDS=()
-}
-
 passed=0
 failed=0
 RESULTS=()
@@ -207,7 +182,7 @@ for c in "${CASES[@]}"; do
 		done
 	fi
 	printf '%s\n' "${RESULTS[-1]}"
-	stop_leftovers
+	stop_started
 done
 
 echo

@@ -75,25 +75,10 @@ done
 
 need_root
 need_tools ip ping iperf3 tcpdump tshark ss od awk
-if [[ -z $ESPD ]]; then
-	ESPD=$NETNS_WORKDIR/espd
-	build_espd "$ESPD" || die "could not build espd"
-fi
-ESPD=$(realpath "$ESPD")
+espd_binary
 log "testing $("$ESPD" version 2>&1 || echo "espd (version unknown)") at $ESPD"
 
-netns_remove_stale
-
-log_step "building the test bed: namespaces left and right joined by one veth"
-ns_add left
-ns_add right
-veth_link left wan0 right wan0
-addr_add left wan0 192.0.2.1/24
-addr_add right wan0 192.0.2.2/24
-addr_add left wan0 2001:db8::1/64
-addr_add right wan0 2001:db8::2/64
-wait_for_ping left 192.0.2.2 5 || die "the bare veth does not carry IPv4"
-wait_for_ping left 2001:db8::2 5 || die "the bare veth does not carry IPv6"
+two_host_testbed dual-stack
 
 # ping_all pings COUNT times and fails unless every echo is answered.
 ping_all() {
@@ -273,13 +258,7 @@ run_case() {
 # stop_leftovers kills what a failed case left running, so the next case
 # starts from a clean test bed.
 stop_leftovers() {
-	local pid
-	for pid in "${NETNS_PIDS[@]}"; do
-		if kill -0 "$pid" 2>/dev/null; then
-			bg_stop "$pid" 5 || true
-		fi
-	done
-	NETNS_PIDS=()
+	stop_started
 	ns_kill_named left iperf3
 	ns_kill_named right iperf3
 }

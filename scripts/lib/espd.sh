@@ -289,3 +289,33 @@ tshark_esp_sa_options() {
 _tshark_sa() {
 	printf '"%s","%s","%s","%s","%s","%s","%s","%s"' "$1" "$2" "$3" "$4" "$TSHARK_ENC_ALG" "$5" "$TSHARK_AUTH_ALG" "$6"
 }
+
+# espd_binary makes ESPD the binary under test: the one --espd named, or one
+# built from this checkout into the work directory.
+espd_binary() {
+	if [[ -z $ESPD ]]; then
+		mkdir -p "$NETNS_WORKDIR/bin"
+		ESPD=$NETNS_WORKDIR/bin/espd
+		build_espd "$ESPD" || die "could not build espd"
+	fi
+	ESPD=$(realpath "$ESPD")
+}
+
+# two_host_testbed dual-stack|ipv4-only builds the namespaces left and right
+# joined by one veth, wan0 on both sides: 192.0.2.1/24 and 192.0.2.2/24, and
+# with dual-stack also 2001:db8::1/64 and 2001:db8::2/64.
+two_host_testbed() {
+	netns_remove_stale
+	log_step "building the test bed: namespaces left and right joined by one veth"
+	ns_add left
+	ns_add right
+	veth_link left wan0 right wan0
+	addr_add left wan0 192.0.2.1/24
+	addr_add right wan0 192.0.2.2/24
+	wait_for_ping left 192.0.2.2 5 || die "the bare veth does not carry IPv4"
+	if [[ $1 == dual-stack ]]; then
+		addr_add left wan0 2001:db8::1/64
+		addr_add right wan0 2001:db8::2/64
+		wait_for_ping left 2001:db8::2 5 || die "the bare veth does not carry IPv6"
+	fi
+}

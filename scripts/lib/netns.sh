@@ -326,3 +326,15 @@ trap netns_cleanup EXIT
 # Without these, SIGINT/SIGTERM would end bash without running the EXIT trap.
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# stop_started stops every background process bg_start started that is still
+# running, so the next case of a script starts from a clean test bed.
+stop_started() {
+	local pid
+	for pid in "${NETNS_PIDS[@]}"; do
+		if kill -0 "$pid" 2>/dev/null; then
+			bg_stop "$pid" 5 || true
+		fi
+	done
+	NETNS_PIDS=()
+}
