@@ -1,4 +1,4 @@
-// Package crypto builds the ESP (and later IKE SK payload) protection
+// Package crypto builds the ESP and IKE SK payload protection
 // transforms from the Go standard library and golang.org/x/crypto, by IKEv2
 // transform ID and by strongSwan proposal keyword. It holds no primitives of
 // its own.
