@@ -15,12 +15,17 @@ import (
 // File is a configuration file as espd understands it today.
 type File struct {
 	Espd Espd
+	// Connections, Secrets and Authorities are the swanctl.conf sections
+	// of those names (connections.go, secrets.go, authorities.go).
+	Connections []Connection
+	Secrets     Secrets
+	Authorities []Authority
 	// Warnings are settings espd ignores, such as unknown keys; they do not
 	// stop espd, but a user should see them.
 	Warnings []Warning
-	// Raw is the whole parsed file. The sections espd shares with swanctl
-	// (connections, secrets, pools, authorities) are not validated yet.
-	Raw *swanctl.Section
+	// Raw is the whole parsed file, secrets included (hence no JSON). The
+	// pools section is kept only here, not validated yet.
+	Raw *swanctl.Section `json:"-"`
 }
 
 // Espd is the top-level espd section: what only espd has.
@@ -152,9 +157,8 @@ func Parse(name string, data []byte) (*File, error) {
 	return decode(root)
 }
 
-// sharedSections are swanctl.conf's own top-level sections. They will be
-// decoded when espd's IKE reads them; until then they are kept raw, without
-// a warning.
+// sharedSections are swanctl.conf's own top-level sections; all but pools
+// are decoded.
 var sharedSections = map[string]bool{
 	"connections": true,
 	"secrets":     true,
@@ -169,10 +173,17 @@ func decode(root *swanctl.Section) (*File, error) {
 		d.warn(kv.Pos, kv.Key, "unknown key "+kv.Key+" (ignored)")
 	}
 	espd := &swanctl.Section{Pos: root.Pos}
+	shared := newSharedDecoder(d, root)
 	for _, s := range root.Sections {
 		switch {
 		case s.Name == "espd":
 			espd = s
+		case s.Name == "connections":
+			f.Connections = shared.connections(s)
+		case s.Name == "secrets":
+			f.Secrets = shared.secrets(s)
+		case s.Name == "authorities":
+			f.Authorities = shared.authorities(s)
 		case !sharedSections[s.Name]:
 			d.warn(s.Pos, s.Name, "unknown section "+s.Name+" (ignored)")
 		}

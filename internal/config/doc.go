@@ -3,13 +3,16 @@
 // section, espd { }, for what only espd has. swanctl ignores unknown
 // top-level sections, so the same file loads into strongSwan unchanged.
 //
-// The sections swanctl defines (connections, secrets, pools, authorities)
-// are kept in File.Raw and not checked yet. Any other top-level key or
-// section, and any unknown key or section inside espd, is a Warning that
-// names its file and line; it does not stop espd. An invalid value is an
-// *Error that names the file, line, dotted key and reason, such as
+// Of the sections swanctl defines, connections, secrets and authorities
+// are decoded (see Connection, Secrets and Authority for the keys espd
+// reads) and pools is kept in File.Raw unchecked. Any other top-level key
+// or section, and any unknown key or section inside the others, is a
+// Warning that names its file and line; it does not stop espd. An invalid
+// value is an *Error that names the file, line, dotted key and reason, such
+// as
 //
 //	espd.conf:42: espd.manual.site.inbound.spi: SPI 0 is reserved (...)
+//	espd.conf:7: connections.gw-gw.children.net.esp_proposals: invalid ESP proposal "aes128gcm17": ...
 //
 // and Load reports all of them at once, joined with errors.Join.
 //
