@@ -123,70 +123,33 @@ func ParseIKEProposal(s string) (IKESuite, error) {
 	fail := func(format string, args ...any) (IKESuite, error) {
 		return IKESuite{}, fmt.Errorf("%w %q: %s", ErrIKEProposal, s, fmt.Sprintf(format, args...))
 	}
-	var (
-		encrToken, integToken, prfToken, dhToken string
-		encr                                     encryption
-		integ                                    integrity
-		prf                                      PRF
-		dhGroup                                  uint16
-	)
-	for _, token := range strings.Split(s, "-") {
-		if e, ok := encryptionTokens[token]; ok {
-			if encrToken != "" {
-				return fail("cipher %q conflicts with %q", token, encrToken)
-			}
-			encrToken, encr = token, e
-			continue
-		}
-		if i, ok := integrityTokens[token]; ok {
-			if integToken != "" {
-				return fail("integrity algorithm %q conflicts with %q", token, integToken)
-			}
-			integToken, integ = token, i
-			continue
-		}
-		if p, ok := prfTokens[token]; ok {
-			if prfToken != "" {
-				return fail("PRF %q conflicts with %q", token, prfToken)
-			}
-			prfToken, prf = token, p
-			continue
-		}
-		if group, ok := dhGroupTokens[token]; ok {
-			if dhToken != "" {
-				return fail("DH group %q conflicts with %q", token, dhToken)
-			}
-			dhToken, dhGroup = token, group
-			continue
-		}
-		switch token {
-		case "":
-			return fail("empty keyword")
-		case "esn", "noesn":
-			return fail("%q belongs in ESP proposals, not IKE", token)
-		}
-		return fail("unknown keyword %q", token)
+	k, err := scanProposal(s)
+	if err != nil {
+		return fail("%v", err)
 	}
 	switch {
-	case encrToken == "":
+	case k.esnToken != "":
+		return fail("%q belongs in ESP proposals, not IKE", k.esnToken)
+	case k.encrToken == "":
 		return fail("no cipher")
-	case !encr.aead && integToken == "":
-		return fail("cipher %q needs an integrity algorithm", encrToken)
-	case prfToken == "" && integToken == "":
-		return fail("AEAD %q needs a PRF, such as %q", encrToken, "prfsha256")
-	case dhToken == "":
+	case !k.encr.aead && k.integToken == "":
+		return fail("cipher %q needs an integrity algorithm", k.encrToken)
+	case k.prfToken == "" && k.integToken == "":
+		return fail("AEAD %q needs a PRF, such as %q", k.encrToken, "prfsha256")
+	case k.dhToken == "":
 		return fail("no DH group (IKE needs one, such as %q)", "x25519")
 	}
-	if prfToken == "" {
-		prf = integrityPRF[integ.id]
+	prf := k.prf
+	if k.prfToken == "" {
+		prf = integrityPRF[k.integ.id]
 	}
-	integID := integ.id
-	if encr.aead {
+	integID := k.integ.id
+	if k.encr.aead {
 		integID = AuthNone
 	}
-	suite, ok := LookupIKE(encr.id, encr.keyBits, integID, uint16(prf), dhGroup)
+	suite, ok := LookupIKE(k.encr.id, k.encr.keyBits, integID, uint16(prf), k.dhGroup)
 	if !ok {
-		return fail("%q with %q, %q and %q is not supported", encrToken, integToken, prf, dhToken) // unreachable with the tables
+		return fail("%q with %q, %q and %q is not supported", k.encrToken, k.integToken, prf, k.dhToken) // unreachable with the tables
 	}
 	return suite, nil
 }

@@ -143,62 +143,76 @@ func ParseESPProposal(s string) (Suite, error) {
 	fail := func(format string, args ...any) (Suite, error) {
 		return Suite{}, fmt.Errorf("%w %q: %s", ErrProposal, s, fmt.Sprintf(format, args...))
 	}
-	var (
-		encrToken, integToken, dhToken, esnToken string
-		encr                                     encryption
-		integ                                    integrity
-		dhGroup                                  uint16
-		esn                                      bool
-	)
-	for _, token := range strings.Split(s, "-") {
-		if e, ok := encryptionTokens[token]; ok {
-			if encrToken != "" {
-				return fail("cipher %q conflicts with %q", token, encrToken)
-			}
-			encrToken, encr = token, e
-			continue
-		}
-		if i, ok := integrityTokens[token]; ok {
-			if integToken != "" {
-				return fail("integrity algorithm %q conflicts with %q", token, integToken)
-			}
-			integToken, integ = token, i
-			continue
-		}
-		if group, ok := dhGroupTokens[token]; ok {
-			if dhToken != "" {
-				return fail("DH group %q conflicts with %q", token, dhToken)
-			}
-			dhToken, dhGroup = token, group
-			continue
-		}
-		if token == "esn" || token == "noesn" {
-			if esnToken != "" {
-				return fail("%q conflicts with %q", token, esnToken)
-			}
-			esnToken, esn = token, token == "esn"
-			continue
-		}
-		if token == "" {
-			return fail("empty keyword")
-		}
-		return fail("unknown keyword %q", token)
+	k, err := scanProposal(s)
+	if err != nil {
+		return fail("%v", err)
 	}
 	switch {
-	case encrToken == "":
+	case k.prfToken != "":
+		return fail("%q belongs in IKE proposals, not ESP", k.prfToken)
+	case k.encrToken == "":
 		return fail("no cipher")
-	case encr.aead && integToken != "":
-		return fail("AEAD %q takes no integrity algorithm, got %q", encrToken, integToken)
-	case !encr.aead && integToken == "":
-		return fail("cipher %q needs an integrity algorithm", encrToken)
+	case k.encr.aead && k.integToken != "":
+		return fail("AEAD %q takes no integrity algorithm, got %q", k.encrToken, k.integToken)
+	case !k.encr.aead && k.integToken == "":
+		return fail("cipher %q needs an integrity algorithm", k.encrToken)
 	}
-	suite, ok := LookupESP(encr.id, encr.keyBits, integ.id)
+	suite, ok := LookupESP(k.encr.id, k.encr.keyBits, k.integ.id)
 	if !ok {
-		return fail("%q with %q is not supported", encrToken, integToken) // unreachable with the tables below
+		return fail("%q with %q is not supported", k.encrToken, k.integToken) // unreachable with the tables below
 	}
-	suite.ESN = esn
-	suite.DHGroup = dhGroup
+	suite.ESN = k.esn
+	suite.DHGroup = k.dhGroup
 	return suite, nil
+}
+
+// proposalKeywords is what one strongSwan proposal string names, at most one
+// keyword of each kind.
+type proposalKeywords struct {
+	encrToken, integToken, prfToken, dhToken, esnToken string
+
+	encr    encryption
+	integ   integrity
+	prf     PRF
+	dhGroup uint16
+	esn     bool
+}
+
+// scanProposal sorts the dash-separated keywords of an ESP or IKE proposal
+// by kind. A second keyword of a kind would be an alternative, which needs
+// more than one suite, so it is an error naming both; so is a keyword it does
+// not know. Which kinds a proposal may or must have is the caller's rule.
+func scanProposal(s string) (proposalKeywords, error) {
+	var k proposalKeywords
+	take := func(kind, token string, seen *string) error {
+		if *seen != "" {
+			return fmt.Errorf("%s %q conflicts with %q", kind, token, *seen)
+		}
+		*seen = token
+		return nil
+	}
+	for _, token := range strings.Split(s, "-") {
+		var err error
+		if e, ok := encryptionTokens[token]; ok {
+			err, k.encr = take("cipher", token, &k.encrToken), e
+		} else if i, ok := integrityTokens[token]; ok {
+			err, k.integ = take("integrity algorithm", token, &k.integToken), i
+		} else if p, ok := prfTokens[token]; ok {
+			err, k.prf = take("PRF", token, &k.prfToken), p
+		} else if group, ok := dhGroupTokens[token]; ok {
+			err, k.dhGroup = take("DH group", token, &k.dhToken), group
+		} else if token == "esn" || token == "noesn" {
+			err, k.esn = take("ESN setting", token, &k.esnToken), token == "esn"
+		} else if token == "" {
+			err = errors.New("empty keyword")
+		} else {
+			err = fmt.Errorf("unknown keyword %q", token)
+		}
+		if err != nil {
+			return k, err
+		}
+	}
+	return k, nil
 }
 
 // encryption is what a cipher keyword selects.
