@@ -164,17 +164,9 @@ type Fragment struct {
 // fragment must then be dropped without affecting others (RFC 7383 §2.6).
 // datagram is not modified.
 func OpenFragment(datagram []byte, t crypto.Transform) (*Fragment, error) {
-	h, err := ParseHeader(datagram)
+	h, owned, payloads, err := parseProtected(datagram)
 	if err != nil {
 		return nil, err
-	}
-	owned := append([]byte(nil), datagram...)
-	payloads, err := decodeChain(owned[HeaderLen:], h.NextPayload, true)
-	if err != nil {
-		return nil, err
-	}
-	if len(payloads) == 0 {
-		return nil, fmt.Errorf("%w: %v has no payloads", ErrNotProtected, h)
 	}
 	skf, ok := payloads[len(payloads)-1].(*EncryptedFragment)
 	if !ok {

@@ -151,17 +151,9 @@ func padAlignment(t crypto.Transform) int {
 //
 // datagram is not modified: Open decrypts a private copy.
 func Open(datagram []byte, t crypto.Transform) (*Message, error) {
-	h, err := ParseHeader(datagram)
+	h, owned, payloads, err := parseProtected(datagram)
 	if err != nil {
 		return nil, err
-	}
-	owned := append([]byte(nil), datagram...)
-	payloads, err := decodeChain(owned[HeaderLen:], h.NextPayload, true)
-	if err != nil {
-		return nil, err
-	}
-	if len(payloads) == 0 {
-		return nil, fmt.Errorf("%w: %v has no payloads", ErrNotProtected, h)
 	}
 	sk, ok := payloads[len(payloads)-1].(*Encrypted)
 	if !ok {
@@ -179,6 +171,23 @@ func Open(datagram []byte, t crypto.Transform) (*Message, error) {
 		return nil, err
 	}
 	return &Message{Header: h, Cleartext: payloads[:len(payloads)-1], Payloads: innerPayloads}, nil
+}
+
+// parseProtected parses the header and the cleartext payload chain of a
+// message that must end with SK or SKF, on a private copy of the datagram
+// that decryption may then overwrite.
+func parseProtected(datagram []byte) (h Header, owned []byte, payloads []Payload, err error) {
+	if h, err = ParseHeader(datagram); err != nil {
+		return h, nil, nil, err
+	}
+	owned = append([]byte(nil), datagram...)
+	if payloads, err = decodeChain(owned[HeaderLen:], h.NextPayload, true); err != nil {
+		return h, nil, nil, err
+	}
+	if len(payloads) == 0 {
+		return h, nil, nil, fmt.Errorf("%w: %v has no payloads", ErrNotProtected, h)
+	}
+	return h, owned, payloads, nil
 }
 
 // decrypt verifies and decrypts IV | ciphertext | ICV in place and strips
