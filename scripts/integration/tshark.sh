@@ -115,6 +115,7 @@ run_case() {
 	proposal=${name#"$encap-$family-$mode-"} # aes128-sha256 contains a dash
 	dir=$NETNS_WORKDIR/$name
 	mkdir -p "$dir"
+	# shellcheck disable=SC2034 # run_cases reads it by name
 	DECRYPT_SUMMARY=""
 	case $family-$mode in
 	ipv4-tunnel)
@@ -163,30 +164,10 @@ run_case() {
 	return "$stop_ok"
 }
 
-passed=0
-failed=0
-RESULTS=()
-for c in "${CASES[@]}"; do
-	start=$SECONDS
-	if run_case "$c"; then
-		passed=$((passed + 1))
-		RESULTS+=("$(printf 'PASS  %-34s %3ss  %s' "$c" $((SECONDS - start)) "$DECRYPT_SUMMARY")")
-	else
-		failed=$((failed + 1))
-		RESULTS+=("$(printf 'FAIL  %-34s %3ss  %s' "$c" $((SECONDS - start)) "$DECRYPT_SUMMARY")")
-		for side in left right; do
-			if [[ -s $NETNS_WORKDIR/$c/espd-$side.log ]]; then
-				log "$c: last lines of espd's log in $side:"
-				tail -n 15 "$NETNS_WORKDIR/$c/espd-$side.log" | sed 's/^/    /' >&2
-			fi
-		done
-	fi
-	printf '%s\n' "${RESULTS[-1]}"
-	stop_started
-done
+run_cases 34 DECRYPT_SUMMARY stop_started "${CASES[@]}"
 
 echo
 echo "tshark.sh results (tshark decrypts what espd sent):"
-printf '  %s\n' "${RESULTS[@]}"
-echo "$passed passed, $failed failed"
-((failed == 0))
+printf '  %s\n' "${CASE_RESULTS[@]}"
+echo "$CASES_PASSED passed, $CASES_FAILED failed"
+((CASES_FAILED == 0))

@@ -263,30 +263,10 @@ stop_leftovers() {
 	ns_kill_named right iperf3
 }
 
-passed=0
-failed=0
-RESULTS=()
-for c in "${CASES[@]}"; do
-	start=$SECONDS
-	if run_case "$c"; then
-		passed=$((passed + 1))
-		RESULTS+=("$(printf 'PASS  %-20s %3ss  %s' "$c" $((SECONDS - start)) "$RESULT_DETAIL")")
-	else
-		failed=$((failed + 1))
-		RESULTS+=("$(printf 'FAIL  %-20s %3ss  %s' "$c" $((SECONDS - start)) "$RESULT_DETAIL")")
-		for side in left right; do
-			if [[ -s $NETNS_WORKDIR/$c/espd-$side.log ]]; then
-				log "$c: last lines of espd's log in $side:"
-				tail -n 15 "$NETNS_WORKDIR/$c/espd-$side.log" | sed 's/^/    /' >&2
-			fi
-		done
-	fi
-	printf '%s\n' "${RESULTS[-1]}"
-	stop_leftovers
-done
+run_cases 20 RESULT_DETAIL stop_leftovers "${CASES[@]}"
 
 echo
 echo "tunnel.sh results (proposal $PROPOSAL):"
-printf '  %s\n' "${RESULTS[@]}"
-echo "$passed passed, $failed failed"
-((failed == 0))
+printf '  %s\n' "${CASE_RESULTS[@]}"
+echo "$CASES_PASSED passed, $CASES_FAILED failed"
+((CASES_FAILED == 0))

@@ -319,3 +319,35 @@ two_host_testbed() {
 		wait_for_ping left 2001:db8::2 5 || die "the bare veth does not carry IPv6"
 	fi
 }
+
+# run_cases WIDTH DETAIL_VAR CLEANUP CASE... runs run_case for each case,
+# prints one PASS/FAIL line per case with the text the case left in the
+# variable DETAIL_VAR (and, on failure, the tail of each espd's log), calls
+# CLEANUP after each case, and leaves the lines in CASE_RESULTS and the
+# counts in CASES_PASSED and CASES_FAILED.
+run_cases() {
+	local width=$1 detail_var=$2 cleanup=$3 c start side verdict
+	shift 3
+	CASE_RESULTS=()
+	CASES_PASSED=0
+	CASES_FAILED=0
+	for c in "$@"; do
+		start=$SECONDS
+		if run_case "$c"; then
+			verdict=PASS
+			CASES_PASSED=$((CASES_PASSED + 1))
+		else
+			verdict=FAIL
+			CASES_FAILED=$((CASES_FAILED + 1))
+			for side in left right; do
+				if [[ -s $NETNS_WORKDIR/$c/espd-$side.log ]]; then
+					log "$c: last lines of espd's log in $side:"
+					tail -n 15 "$NETNS_WORKDIR/$c/espd-$side.log" | sed 's/^/    /' >&2
+				fi
+			done
+		fi
+		CASE_RESULTS+=("$(printf "%s  %-${width}s %3ss  %s" "$verdict" "$c" $((SECONDS - start)) "${!detail_var}")")
+		printf '%s\n' "${CASE_RESULTS[-1]}"
+		"$cleanup"
+	done
+}
