@@ -1,0 +1,145 @@
+package ike
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/espd/espd/crypto"
+	"github.com/espd/espd/esp/installer"
+	"github.com/espd/espd/ike/message"
+)
+
+// Config is one connection as the engine needs it. It is deliberately small;
+// the swanctl.conf loader will fill it from a connection and its child.
+type Config struct {
+	// Local and Remote are the outer addresses and IKE ports.
+	Local, Remote netip.AddrPort
+	// Proposals are strongSwan IKE proposals, most preferred first, for
+	// example "aes128gcm16-prfsha256-x25519".
+	Proposals []string
+	// ESPProposals are strongSwan ESP proposals for the CHILD_SA.
+	ESPProposals []string
+	// PSK is the pre-shared key both peers authenticate with.
+	PSK []byte
+	// LocalID and RemoteID are identities: an IP address literal or an
+	// FQDN. An empty LocalID uses the local address; an empty RemoteID
+	// accepts any identity that proves the PSK.
+	LocalID, RemoteID string
+	// LocalTS and RemoteTS are the CHILD_SA's traffic selectors.
+	LocalTS, RemoteTS []netip.Prefix
+	// ReplayWindow for the inbound ESP SA; 0 means 32, strongSwan's default.
+	ReplayWindow uint32
+
+	Installer installer.Installer
+	// Send transmits a datagram to the peer. It is called without the SA's
+	// lock held, and may be called from a timer goroutine.
+	Send func(datagram []byte, to netip.AddrPort)
+	// Clock defaults to RealClock.
+	Clock Clock
+	// Logger defaults to zap.NewNop.
+	Logger *zap.Logger
+	// Retransmit defaults to strongSwan's: 4 s, ×1.8, 5 tries.
+	Retransmit RetransmitConfig
+	// HalfOpenTimeout bounds how long a responder waits for IKE_AUTH after
+	// IKE_SA_INIT; 0 means 30 s, strongSwan's charon.half_open_timeout.
+	HalfOpenTimeout time.Duration
+}
+
+// RetransmitConfig is strongSwan's charon.retransmit_* settings: a request is
+// resent after Timeout·Base^n for n = 0..Tries-1, and the SA is given up
+// Timeout·Base^Tries after the last retransmission.
+type RetransmitConfig struct {
+	Timeout time.Duration
+	Base    float64
+	Tries   int
+}
+
+// DefaultRetransmit is strongSwan's default (retransmit_timeout 4.0,
+// retransmit_base 1.8, retransmit_tries 5).
+var DefaultRetransmit = RetransmitConfig{Timeout: 4 * time.Second, Base: 1.8, Tries: 5}
+
+// connection is a checked Config with its proposals parsed.
+type connection struct {
+	Config
+	ikeSuites []crypto.IKESuite
+	espSuites []crypto.Suite
+	localID   *message.ID
+}
+
+func newConnection(cfg Config) (*connection, error) {
+	c := &connection{Config: cfg}
+	if len(cfg.Proposals) == 0 || len(cfg.ESPProposals) == 0 {
+		return nil, fmt.Errorf("%w: IKE and ESP proposals are required", ErrConfig)
+	}
+	for _, p := range cfg.Proposals {
+		s, err := crypto.ParseIKEProposal(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		c.ikeSuites = append(c.ikeSuites, s)
+	}
+	for _, p := range cfg.ESPProposals {
+		s, err := crypto.ParseESPProposal(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		c.espSuites = append(c.espSuites, s)
+	}
+	if len(cfg.PSK) == 0 {
+		return nil, fmt.Errorf("%w: a PSK is required", ErrConfig)
+	}
+	if len(cfg.LocalTS) == 0 || len(cfg.RemoteTS) == 0 {
+		return nil, fmt.Errorf("%w: local and remote traffic selectors are required", ErrConfig)
+	}
+	if !cfg.Local.IsValid() || !cfg.Remote.IsValid() {
+		return nil, fmt.Errorf("%w: local and remote addresses are required", ErrConfig)
+	}
+	if cfg.Installer == nil || cfg.Send == nil {
+		return nil, fmt.Errorf("%w: Installer and Send are required", ErrConfig)
+	}
+	if c.Clock == nil {
+		c.Clock = RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.Retransmit == (RetransmitConfig{}) {
+		c.Retransmit = DefaultRetransmit
+	}
+	if c.HalfOpenTimeout == 0 {
+		c.HalfOpenTimeout = 30 * time.Second
+	}
+	if c.ReplayWindow == 0 {
+		c.ReplayWindow = 32
+	}
+	id := cfg.LocalID
+	if id == "" {
+		id = cfg.Local.Addr().String()
+	}
+	c.localID = identity(false, id)
+	return c, nil
+}
+
+// identity turns a configured identity into an ID payload: an address
+// literal is ID_IPV4_ADDR/ID_IPV6_ADDR, anything else ID_FQDN.
+func identity(responder bool, s string) *message.ID {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return message.NewAddrID(responder, a)
+	}
+	return &message.ID{Responder: responder, IDType: message.IDFQDN, Data: []byte(s)}
+}
+
+// matchesIdentity reports whether the peer's ID is the configured one.
+func matchesIdentity(want string, got *message.ID) bool {
+	if want == "" {
+		return true
+	}
+	if a, err := netip.ParseAddr(want); err == nil {
+		ga, ok := got.Addr()
+		return ok && ga == a
+	}
+	return got.IDType == message.IDFQDN && string(got.Data) == want
+}

@@ -1,0 +1,265 @@
+package ike
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/espd/espd/crypto"
+	"github.com/espd/espd/esp/installer"
+)
+
+// IKESA is one IKE SA, initiator or responder, and the CHILD_SAs it made.
+// It takes datagrams through HandleDatagram and hands the ones it produces
+// to Config.Send; it owns no socket. All methods are safe for concurrent
+// use: the retransmission timer fires on the Clock's goroutine.
+type IKESA struct {
+	mu        sync.Mutex
+	conn      *connection
+	log       *zap.Logger
+	initiator bool
+	state     State
+	err       error
+
+	spiI, spiR uint64
+	suite      crypto.IKESuite
+	keys       crypto.IKESAKeys
+	// sendT protects what we send, recvT what the peer sends; sendCounter
+	// is sendT's IV counter, never reused (an AEAD nonce).
+	sendT, recvT crypto.Transform
+	sendCounter  uint64
+	ni, nr       []byte
+	// initRequest and initResponse are the IKE_SA_INIT messages as they
+	// travelled, which the AUTH payloads sign (RFC 7296 §2.15).
+	initRequest, initResponse []byte
+
+	children []ChildSA
+	tm       taskManager
+	halfOpen Timer
+	outbox   [][]byte
+}
+
+// ChildSA is an installed CHILD_SA pair.
+type ChildSA struct {
+	Suite       crypto.Suite
+	InboundSPI  uint32
+	OutboundSPI uint32
+	LocalTS     []netip.Prefix
+	RemoteTS    []netip.Prefix
+}
+
+// NewInitiator returns an IKE SA that will initiate the connection when
+// Initiate is called.
+func NewInitiator(cfg Config) (*IKESA, error) {
+	return newIKESA(cfg, true)
+}
+
+// NewResponder returns an IKE SA that waits for an IKE_SA_INIT request.
+func NewResponder(cfg Config) (*IKESA, error) {
+	return newIKESA(cfg, false)
+}
+
+func newIKESA(cfg Config, initiator bool) (*IKESA, error) {
+	conn, err := newConnection(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sa := &IKESA{conn: conn, initiator: initiator, state: StateCreated}
+	spi, err := randomSPI()
+	if err != nil {
+		return nil, err
+	}
+	if initiator {
+		sa.spiI = spi
+	} else {
+		sa.spiR = spi
+	}
+	role := "responder"
+	if initiator {
+		role = "initiator"
+	}
+	sa.log = conn.Logger.With(zap.String("role", role), zap.Stringer("remote", conn.Remote))
+	sa.tm.sa = sa
+	return sa, nil
+}
+
+// Initiate starts IKE_SA_INIT, then IKE_AUTH with the first CHILD_SA.
+func (sa *IKESA) Initiate() error {
+	sa.mu.Lock()
+	err := sa.initiate()
+	out := sa.takeOutbox()
+	sa.mu.Unlock()
+	sa.send(out)
+	return err
+}
+
+func (sa *IKESA) initiate() error {
+	if !sa.initiator {
+		return fmt.Errorf("%w: a responder SA cannot initiate", ErrInvalidState)
+	}
+	if err := sa.transition(StateCreated, StateConnecting); err != nil {
+		return err
+	}
+	group := sa.conn.ikeSuites[0].DHGroup
+	sa.tm.queue(&ikeInit{sa: sa, initiator: true, group: group})
+	sa.tm.queue(&ikeAuth{sa: sa, initiator: true})
+	sa.tm.queue(&childCreate{sa: sa, initiator: true})
+	return sa.tm.initiate()
+}
+
+// HandleDatagram processes one IKE message from the peer (after any non-ESP
+// marker). A message that is malformed, fails its integrity check or does
+// not fit the exchange is dropped without changing the SA, and the error
+// says why; a request that is answered with an error notification (say
+// NO_PROPOSAL_CHOSEN) returns that failure too. Errors are for logging: the
+// SA has already done what the protocol requires.
+func (sa *IKESA) HandleDatagram(datagram []byte, from netip.AddrPort) error {
+	sa.mu.Lock()
+	err := sa.tm.handle(datagram, from)
+	out := sa.takeOutbox()
+	sa.mu.Unlock()
+	sa.send(out)
+	return err
+}
+
+// State returns the SA's state.
+func (sa *IKESA) State() State {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	return sa.state
+}
+
+// Err returns why the SA was destroyed, or nil.
+func (sa *IKESA) Err() error {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	return sa.err
+}
+
+// SPIs returns the initiator's and the responder's IKE SPIs.
+func (sa *IKESA) SPIs() (spiI, spiR uint64) {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	return sa.spiI, sa.spiR
+}
+
+// Children returns the installed CHILD_SAs.
+func (sa *IKESA) Children() []ChildSA {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	return append([]ChildSA(nil), sa.children...)
+}
+
+func (sa *IKESA) transition(from, to State) error {
+	if sa.state != from {
+		return fmt.Errorf("%w: in %v, expected %v to move to %v", ErrInvalidState, sa.state, from, to)
+	}
+	if err := checkTransition(from, to); err != nil {
+		return err
+	}
+	sa.log.Debug("IKE SA state change", zap.Stringer("from", from), zap.Stringer("to", to))
+	sa.state = to
+	return nil
+}
+
+// fail destroys the SA: timers stop, installed CHILD_SAs are removed.
+func (sa *IKESA) fail(err error) {
+	if sa.state == StateDestroyed {
+		return
+	}
+	sa.log.Warn("IKE SA failed", zap.Error(err))
+	_ = sa.transition(sa.state, StateDestroyed)
+	sa.err = err
+	sa.tm.stop()
+	if sa.halfOpen != nil {
+		sa.halfOpen.Stop()
+	}
+	for _, c := range sa.children {
+		_ = sa.conn.Installer.Delete(c.InboundSPI, installer.Inbound)
+		_ = sa.conn.Installer.Delete(c.OutboundSPI, installer.Outbound)
+	}
+	sa.children = nil
+}
+
+// armHalfOpen makes a responder give up an IKE SA whose IKE_AUTH never
+// comes, so half-open SAs cannot pile up.
+func (sa *IKESA) armHalfOpen() {
+	sa.halfOpen = sa.conn.Clock.AfterFunc(sa.conn.HalfOpenTimeout, func() {
+		sa.mu.Lock()
+		defer sa.mu.Unlock()
+		if sa.state == StateConnecting {
+			sa.fail(fmt.Errorf("%w: no IKE_AUTH within %v (half-open)", ErrTimeout, sa.conn.HalfOpenTimeout))
+		}
+	})
+}
+
+// deriveKeys computes SKEYSEED and the IKE SA's keys (RFC 7296 §2.14) and
+// builds the SK transforms of both directions.
+func (sa *IKESA) deriveKeys(suite crypto.IKESuite, sharedSecret []byte) error {
+	skeyseed, err := crypto.SKEYSEED(suite.PRF, sa.ni, sa.nr, sharedSecret)
+	if err != nil {
+		return err
+	}
+	keys, err := suite.DeriveKeys(skeyseed, sa.ni, sa.nr, sa.spiI, sa.spiR)
+	if err != nil {
+		return err
+	}
+	tI, err := suite.NewTransform(keys.EI, keys.AI)
+	if err != nil {
+		return err
+	}
+	tR, err := suite.NewTransform(keys.ER, keys.AR)
+	if err != nil {
+		return err
+	}
+	sa.suite, sa.keys = suite, keys
+	if sa.initiator {
+		sa.sendT, sa.recvT = tI, tR
+	} else {
+		sa.sendT, sa.recvT = tR, tI
+	}
+	sa.log.Info("IKE SA keys derived", zap.Stringer("suite", suite))
+	return nil
+}
+
+func (sa *IKESA) queueSend(b []byte) { sa.outbox = append(sa.outbox, b) }
+
+func (sa *IKESA) takeOutbox() [][]byte {
+	out := sa.outbox
+	sa.outbox = nil
+	return out
+}
+
+// send hands datagrams to Config.Send outside the lock, each a private copy,
+// so the receiver may keep it while the SA keeps its cached original.
+func (sa *IKESA) send(out [][]byte) {
+	for _, b := range out {
+		sa.conn.Send(bytes.Clone(b), sa.conn.Remote)
+	}
+}
+
+func randomSPI() (uint64, error) {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("ike: random SPI: %w", err)
+		}
+		if spi := binary.BigEndian.Uint64(b[:]); spi != 0 {
+			return spi, nil
+		}
+	}
+}
+
+func randomNonce() ([]byte, error) {
+	// 32 bytes suffice for every PRF's MinNonceLen up to HMAC-SHA2-512.
+	n := make([]byte, 32)
+	if _, err := rand.Read(n); err != nil {
+		return nil, fmt.Errorf("ike: random nonce: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,457 @@
+package ike
+
+// The task manager runs exchanges as strongSwan's task_manager_v2.c does.
+// Each exchange concern is a task with build and process methods; the
+// initiator of an exchange builds a request and processes the response, the
+// responder processes the request and builds the response. Two slots keep
+// the two directions apart (RFC 7296 §2.2):
+//
+//   - the initiating slot holds the message ID of our next request, the
+//     active tasks and the last request as sent, which the Clock's timer
+//     retransmits unchanged until the response arrives;
+//   - the responding slot holds the message ID the peer's next request must
+//     carry and the last response as sent, which answers a retransmitted
+//     request byte for byte: it is never sealed again, so no AEAD nonce is
+//     ever used twice.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/espd/espd/ike/message"
+)
+
+type taskStatus uint8
+
+const (
+	// taskDone: the task has finished its part of the exchange.
+	taskDone taskStatus = iota
+	// taskRetry: the exchange must start over (INVALID_KE_PAYLOAD).
+	taskRetry
+)
+
+// task is one exchange concern in one role.
+type task interface {
+	exchange() message.ExchangeType
+	// build adds the task's payloads to a request (initiator) or a
+	// response (responder).
+	build(msg *message.Message) error
+	// process reads a response (initiator) or a request (responder). A
+	// responder's error that carries a notification (withNotify) becomes
+	// the response.
+	process(msg *message.Message) (taskStatus, error)
+}
+
+type taskManager struct {
+	sa     *IKESA
+	queued []task
+
+	initiating struct {
+		messageID uint32
+		active    []task
+		request   []byte
+		// retransmits counts the timer firings for request; generation
+		// tells a stale timer from the current one.
+		retransmits int
+		generation  uint64
+		timer       Timer
+	}
+	responding struct {
+		messageID uint32
+		// response answers a retransmission of request messageID-1.
+		response []byte
+	}
+}
+
+func (tm *taskManager) queue(t task) { tm.queued = append(tm.queued, t) }
+
+// initiate starts the next queued exchange unless one is active (window
+// size 1, RFC 7296 §2.3).
+func (tm *taskManager) initiate() error {
+	in := &tm.initiating
+	if len(in.active) > 0 || len(tm.queued) == 0 {
+		return nil
+	}
+	ex := tm.queued[0].exchange()
+	n := 1
+	for n < len(tm.queued) && tm.queued[n].exchange() == ex {
+		n++
+	}
+	in.active = append([]task(nil), tm.queued[:n]...)
+	tm.queued = tm.queued[n:]
+	return tm.sendRequest()
+}
+
+// sendRequest builds the active tasks' request and sends it.
+func (tm *taskManager) sendRequest() error {
+	sa, in := tm.sa, &tm.initiating
+	msg := &message.Message{Header: message.Header{
+		SPIi: sa.spiI, SPIr: sa.spiR,
+		Exchange:  in.active[0].exchange(),
+		Flags:     sa.ourFlags(),
+		MessageID: in.messageID,
+	}}
+	for _, t := range in.active {
+		if err := t.build(msg); err != nil {
+			sa.fail(err)
+			return err
+		}
+	}
+	b, err := sa.encode(msg)
+	if err != nil {
+		sa.fail(err)
+		return err
+	}
+	if msg.Header.Exchange == message.ExchangeIKESAInit {
+		sa.initRequest = b
+	}
+	sa.log.Debug("sending request", zap.Stringer("message", msg))
+	in.request = b
+	in.retransmits = 0
+	sa.queueSend(b)
+	tm.armRetransmit()
+	return nil
+}
+
+func (tm *taskManager) armRetransmit() {
+	sa, in := tm.sa, &tm.initiating
+	if in.timer != nil {
+		in.timer.Stop()
+	}
+	in.generation++
+	gen := in.generation
+	rc := sa.conn.Retransmit
+	delay := time.Duration(float64(rc.Timeout) * math.Pow(rc.Base, float64(in.retransmits)))
+	in.timer = sa.conn.Clock.AfterFunc(delay, func() {
+		sa.mu.Lock()
+		tm.retransmit(gen)
+		out := sa.takeOutbox()
+		sa.mu.Unlock()
+		sa.send(out)
+	})
+}
+
+// retransmit resends the stored request unchanged, or gives the SA up after
+// the last try's timeout.
+func (tm *taskManager) retransmit(gen uint64) {
+	sa, in := tm.sa, &tm.initiating
+	if gen != in.generation || in.request == nil || sa.state == StateDestroyed {
+		return
+	}
+	if in.retransmits >= sa.conn.Retransmit.Tries {
+		sa.fail(fmt.Errorf("%w: message ID %d after %d retransmissions", ErrTimeout, in.messageID, in.retransmits))
+		return
+	}
+	in.retransmits++
+	sa.log.Info("retransmitting request", zap.Uint32("message_id", in.messageID), zap.Int("try", in.retransmits))
+	sa.queueSend(in.request)
+	tm.armRetransmit()
+}
+
+func (tm *taskManager) stop() {
+	in := &tm.initiating
+	if in.timer != nil {
+		in.timer.Stop()
+		in.timer = nil
+	}
+	in.generation++
+	in.request = nil
+	in.active = nil
+	tm.queued = nil
+}
+
+// handle dispatches one datagram to the initiating or responding slot.
+func (tm *taskManager) handle(datagram []byte, from netip.AddrPort) error {
+	sa := tm.sa
+	if sa.state == StateDestroyed {
+		return fmt.Errorf("%w: SA destroyed", ErrUnexpected)
+	}
+	hdr, err := message.ParseHeader(datagram)
+	if err != nil {
+		sa.log.Debug("dropping malformed message", zap.Stringer("from", from), zap.Error(err))
+		return fmt.Errorf("ike: dropped: %w", err)
+	}
+	// The Initiator flag names the original initiator of the IKE SA, so a
+	// message from the peer carries the opposite of ours (RFC 7296 §3.1).
+	if hdr.Flags.Initiator() == sa.initiator {
+		return fmt.Errorf("%w: initiator flag", ErrUnexpected)
+	}
+	if err := tm.checkSPIs(hdr); err != nil {
+		return err
+	}
+	if hdr.Flags.Response() {
+		return tm.handleResponse(hdr, datagram)
+	}
+	return tm.handleRequest(hdr, datagram)
+}
+
+func (tm *taskManager) checkSPIs(hdr message.Header) error {
+	sa := tm.sa
+	bound := sa.initiator || sa.state != StateCreated
+	switch {
+	case bound && hdr.SPIi != sa.spiI:
+		return fmt.Errorf("%w: initiator SPI %#x", ErrUnexpected, hdr.SPIi)
+	case !sa.initiator && sa.state == StateCreated && hdr.SPIr != 0:
+		return fmt.Errorf("%w: responder SPI set in a first request", ErrUnexpected)
+	case sa.initiator && sa.spiR == 0:
+		// The IKE_SA_INIT response tells us the responder's SPI.
+		return nil
+	case !sa.initiator && hdr.Exchange == message.ExchangeIKESAInit && hdr.SPIr == 0:
+		// A retransmitted IKE_SA_INIT still has no responder SPI; the
+		// responding slot answers it from the cache.
+		return nil
+	case bound && hdr.SPIr != sa.spiR:
+		return fmt.Errorf("%w: responder SPI %#x", ErrUnexpected, hdr.SPIr)
+	}
+	return nil
+}
+
+// decode parses IKE_SA_INIT in the clear and opens every other message.
+func (tm *taskManager) decode(hdr message.Header, datagram []byte) (*message.Message, error) {
+	if hdr.Exchange == message.ExchangeIKESAInit {
+		return message.Parse(datagram)
+	}
+	if tm.sa.recvT == nil {
+		return nil, fmt.Errorf("%w: %v before keys exist", ErrUnexpected, hdr.Exchange)
+	}
+	return message.Open(datagram, tm.sa.recvT)
+}
+
+func (tm *taskManager) handleResponse(hdr message.Header, datagram []byte) error {
+	sa, in := tm.sa, &tm.initiating
+	if len(in.active) == 0 || hdr.MessageID != in.messageID || hdr.Exchange != in.active[0].exchange() {
+		return fmt.Errorf("%w: response %d (%v) matches no request", ErrUnexpected, hdr.MessageID, hdr.Exchange)
+	}
+	msg, err := tm.decode(hdr, datagram)
+	if err != nil {
+		sa.log.Debug("dropping response", zap.Error(err))
+		return fmt.Errorf("ike: dropped: %w", err)
+	}
+	sa.log.Debug("received response", zap.Stringer("message", msg))
+	if hdr.Exchange == message.ExchangeIKESAInit {
+		sa.initResponse = append([]byte(nil), datagram...)
+	}
+	retry := false
+	for _, t := range in.active {
+		status, err := t.process(msg)
+		if err != nil {
+			if fn, ok := t.(failureNotifier); ok {
+				if n := fn.failureNotify(); n != nil {
+					tm.sendFailureNotify(n)
+				}
+			}
+			sa.fail(err)
+			return err
+		}
+		retry = retry || status == taskRetry
+	}
+	if retry {
+		// Only IKE_SA_INIT retries: it starts over with message ID 0 and
+		// no responder SPI (RFC 7296 §1.2).
+		sa.spiR = 0
+		return tm.sendRequest()
+	}
+	if in.timer != nil {
+		in.timer.Stop()
+		in.timer = nil
+	}
+	in.generation++
+	in.request = nil
+	in.active = nil
+	in.messageID++
+	if sa.state == StateDestroyed {
+		return sa.err
+	}
+	return tm.initiate()
+}
+
+func (tm *taskManager) handleRequest(hdr message.Header, datagram []byte) error {
+	sa, rs := tm.sa, &tm.responding
+	if rs.response != nil && hdr.MessageID == rs.messageID-1 {
+		sa.log.Debug("request retransmitted, resending cached response", zap.Uint32("message_id", hdr.MessageID))
+		sa.queueSend(rs.response)
+		return nil
+	}
+	if hdr.MessageID != rs.messageID {
+		return fmt.Errorf("%w: request message ID %d, expected %d", ErrUnexpected, hdr.MessageID, rs.messageID)
+	}
+	tasks, err := tm.responderTasks(hdr.Exchange)
+	if err != nil {
+		return err
+	}
+	msg, err := tm.decode(hdr, datagram)
+	if err != nil {
+		sa.log.Debug("dropping request", zap.Error(err))
+		return fmt.Errorf("ike: dropped: %w", err)
+	}
+	sa.log.Debug("received request", zap.Stringer("message", msg))
+	if hdr.Exchange == message.ExchangeIKESAInit {
+		sa.initRequest = append([]byte(nil), datagram...)
+	}
+	resp := &message.Message{Header: message.Header{
+		SPIi: hdr.SPIi, SPIr: sa.spiR,
+		Exchange:  hdr.Exchange,
+		Flags:     sa.ourFlags() | message.FlagResponse,
+		MessageID: hdr.MessageID,
+	}}
+	var failure error
+	for _, t := range tasks {
+		if _, err := t.process(msg); err != nil {
+			failure = err
+			break
+		}
+	}
+	if failure == nil {
+		for _, t := range tasks {
+			if err := t.build(resp); err != nil {
+				sa.fail(err)
+				return err
+			}
+		}
+	} else {
+		var ne *notifyError
+		if !errors.As(failure, &ne) {
+			ne = &notifyError{notify: message.NewNotify(message.NotifyInvalidSyntax, nil), err: failure}
+		}
+		resp.Payloads = []message.Payload{ne.notify}
+	}
+	if failure != nil && hdr.Exchange == message.ExchangeIKESAInit {
+		// Refusing IKE_SA_INIT keeps no state (RFC 7296 §2.6): the
+		// response has no responder SPI and the SA stays CREATED, so the
+		// initiator's next try starts afresh.
+		resp.Header.SPIr = 0
+		sa.spiI = 0
+		b, err := sa.encode(resp)
+		if err != nil {
+			return err
+		}
+		sa.initRequest = nil
+		sa.log.Info("refused IKE_SA_INIT", zap.Error(failure))
+		sa.queueSend(b)
+		return failure
+	}
+	b, err := sa.encode(resp)
+	if err != nil {
+		sa.fail(err)
+		return err
+	}
+	if hdr.Exchange == message.ExchangeIKESAInit {
+		sa.initResponse = b
+	}
+	sa.log.Debug("sending response", zap.Stringer("message", resp))
+	rs.response = b
+	rs.messageID++
+	sa.queueSend(b)
+	if failure != nil {
+		sa.fail(failure)
+		return failure
+	}
+	for _, t := range tasks {
+		if d, ok := t.(destroyer); ok {
+			if err := d.destroyAfterResponse(); err != nil {
+				sa.fail(err)
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// failureNotifier is a task whose failure the peer must hear about in a
+// separate INFORMATIONAL request, because the failure was found in a
+// response (RFC 7296 §2.21.2: an initiator that cannot authenticate the
+// responder tells it with AUTHENTICATION_FAILED).
+type failureNotifier interface {
+	failureNotify() *message.Notify
+}
+
+// destroyer is a responder task after whose response the IKE SA must go.
+type destroyer interface {
+	destroyAfterResponse() error
+}
+
+// sendFailureNotify sends an INFORMATIONAL request carrying n just before the
+// SA is destroyed. Nobody waits for its response, so it is sent once and not
+// retransmitted.
+func (tm *taskManager) sendFailureNotify(n *message.Notify) {
+	sa := tm.sa
+	msg := &message.Message{
+		Header: message.Header{
+			SPIi: sa.spiI, SPIr: sa.spiR,
+			Exchange:  message.ExchangeInformational,
+			Flags:     sa.ourFlags(),
+			MessageID: tm.initiating.messageID + 1,
+		},
+		Payloads: []message.Payload{n},
+	}
+	b, err := sa.encode(msg)
+	if err != nil {
+		sa.log.Debug("cannot send failure notification", zap.Error(err))
+		return
+	}
+	sa.queueSend(b)
+}
+
+// responderTasks creates the tasks that answer a request of exchange ex in
+// the SA's current state; anything else is dropped.
+func (tm *taskManager) responderTasks(ex message.ExchangeType) ([]task, error) {
+	sa := tm.sa
+	switch {
+	case ex == message.ExchangeIKESAInit && !sa.initiator && sa.state == StateCreated:
+		return []task{&ikeInit{sa: sa}}, nil
+	case ex == message.ExchangeIKEAuth && !sa.initiator && sa.state == StateConnecting && sa.recvT != nil:
+		return []task{&ikeAuth{sa: sa}, &childCreate{sa: sa}}, nil
+	case ex == message.ExchangeInformational && sa.state == StateEstablished:
+		return []task{&informational{}}, nil
+	}
+	return nil, fmt.Errorf("%w: %v request in state %v", ErrUnexpected, ex, sa.state)
+}
+
+// ourFlags is the Initiator flag if we are the IKE SA's original initiator.
+func (sa *IKESA) ourFlags() message.Flags {
+	if sa.initiator {
+		return message.FlagInitiator
+	}
+	return 0
+}
+
+// encode writes IKE_SA_INIT in the clear and seals everything else, with a
+// fresh IV counter each time.
+func (sa *IKESA) encode(msg *message.Message) ([]byte, error) {
+	if msg.Header.Exchange == message.ExchangeIKESAInit {
+		return msg.Encode()
+	}
+	if sa.sendT == nil {
+		return nil, fmt.Errorf("%w: no keys to protect %v", ErrInvalidState, msg.Header.Exchange)
+	}
+	b, err := message.Seal(msg, sa.sendT, sa.sendCounter)
+	sa.sendCounter++
+	return b, err
+}
+
+// informational answers an INFORMATIONAL request with an empty response
+// (RFC 7296 §1.4): a liveness check, or the initiator's AUTHENTICATION_FAILED,
+// after which the SA goes. Deletes and other notifications come later.
+type informational struct {
+	authFailed bool
+}
+
+func (*informational) exchange() message.ExchangeType { return message.ExchangeInformational }
+func (*informational) build(*message.Message) error   { return nil }
+
+func (t *informational) process(msg *message.Message) (taskStatus, error) {
+	t.authFailed = msg.Notify(message.NotifyAuthenticationFailed) != nil
+	return taskDone, nil
+}
+
+func (t *informational) destroyAfterResponse() error {
+	if t.authFailed {
+		return fmt.Errorf("%w: the peer could not authenticate us (AUTHENTICATION_FAILED)", ErrAuthenticationFailed)
+	}
+	return nil
+}
