@@ -258,7 +258,7 @@ func (d *Dataplane) Add(p installer.SAParams) error {
 		return fmt.Errorf("%w: %#x/%v", installer.ErrExists, p.SPI, p.Direction)
 	}
 	d.log.Info("SA installed", zap.Stringer("dir", p.Direction), zap.String("spi", fmt.Sprintf("%#08x", p.SPI)),
-		zap.Stringer("mode", p.Mode), zap.Bool("encap", p.Encap), zap.String("proposal", p.Suite.Keyword),
+		zap.Stringer("mode", p.Mode), zap.Bool("encap", p.Encap), zap.Stringer("proposal", p.Suite),
 		zap.Stringer("local", p.Local), zap.Stringer("remote", p.Remote),
 		zap.Any("local_ts", p.LocalTS), zap.Any("remote_ts", p.RemoteTS))
 	return nil

@@ -194,7 +194,7 @@ type Info struct {
 func (sa *SA) info() Info {
 	return Info{
 		SPI: sa.spi, Direction: sa.dir, Mode: sa.mode, Encap: sa.encap,
-		Local: sa.local, Remote: sa.Remote(), Proposal: sa.suite.Keyword,
+		Local: sa.local, Remote: sa.Remote(), Proposal: sa.suite.String(),
 		LocalTS: sa.localTS, RemoteTS: sa.remoteTS, Installed: sa.installed,
 		Stats: sa.stats(),
 	}

@@ -124,26 +124,35 @@ func status(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := net.DialTimeout("unix", *socket, 5*time.Second)
+	r, err := fetchStatus(*socket)
 	if err != nil {
-		return fmt.Errorf("espd status: is the daemon running? %w", err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "status\n"); err != nil {
 		return err
-	}
-	var r statusReply
-	if err := json.NewDecoder(c).Decode(&r); err != nil {
-		return fmt.Errorf("espd status: bad reply: %w", err)
 	}
 	if *asJSON {
 		out := json.NewEncoder(os.Stdout)
 		out.SetIndent("", "  ")
 		return out.Encode(r)
 	}
-	printStatus(os.Stdout, &r)
+	printStatus(os.Stdout, r)
 	return nil
+}
+
+// fetchStatus asks the daemon behind socket for its status.
+func fetchStatus(socket string) (*statusReply, error) {
+	c, err := net.DialTimeout("unix", socket, 5*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("espd status: is the daemon running? %w", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "status\n"); err != nil {
+		return nil, err
+	}
+	var r statusReply
+	if err := json.NewDecoder(c).Decode(&r); err != nil {
+		return nil, fmt.Errorf("espd status: bad reply: %w", err)
+	}
+	return &r, nil
 }
 
 func printStatus(w io.Writer, r *statusReply) {
