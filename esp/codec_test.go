@@ -202,6 +202,14 @@ func TestTransportRejectsFragmentsAndExtensionHeaders(t *testing.T) {
 	if r := out.encapsulate(&b, 1); r != DropMalformed {
 		t.Fatalf("fragment: got %v, want malformed", r)
 	}
+
+	out6, _ := saPair(t, "aes128gcm16", installer.Transport, 32)
+	withExt := icmpEcho(netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"), 64)
+	withExt[6] = 60 // a destination options header, which transport mode does not walk yet
+	load(&b, withExt)
+	if r := out6.encapsulate(&b, 1); r != DropMalformed {
+		t.Fatalf("IPv6 extension header: got %v, want malformed", r)
+	}
 }
 
 func TestInboundDrops(t *testing.T) {
