@@ -346,30 +346,36 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conf := edit(t, tt.replacements...)
-			f, err := Parse("test.conf", []byte(conf))
-			if err == nil {
-				t.Fatalf("no error for\n%s", conf)
-			}
-			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("errors.Is(err, ErrInvalid) = false for %v", err)
-			}
-			if f == nil {
-				t.Error("no File to carry the warnings")
-			}
-			errs := allErrors(t, err)
-			if len(errs) != 1 {
-				t.Fatalf("%d errors, want 1:\n%v", len(errs), err)
-			}
-			e := errs[0]
-			wantPos := swanctl.Pos{File: "test.conf", Line: markedLine(t, conf)}
-			if e.Pos != wantPos || e.Key != tt.key || !strings.Contains(e.Reason, tt.reason) {
-				t.Errorf("got  %s\nwant %s: %s: ...%s...", e, wantPos, tt.key, tt.reason)
-			}
-			if want := e.Pos.String() + ": " + e.Key + ": " + e.Reason; e.Error() != want {
-				t.Errorf("Error() = %q, want %q", e.Error(), want)
-			}
+			expectOneError(t, edit(t, tt.replacements...), tt.key, tt.reason)
 		})
+	}
+}
+
+// expectOneError parses conf and wants exactly one *Error, on the line marked
+// "#!", for key, with reason somewhere in its text.
+func expectOneError(t *testing.T, conf, key, reason string) {
+	t.Helper()
+	f, err := Parse("test.conf", []byte(conf))
+	if err == nil {
+		t.Fatalf("no error for\n%s", conf)
+	}
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("errors.Is(err, ErrInvalid) = false for %v", err)
+	}
+	if f == nil {
+		t.Error("no File to carry the warnings")
+	}
+	errs := allErrors(t, err)
+	if len(errs) != 1 {
+		t.Fatalf("%d errors, want 1:\n%v", len(errs), err)
+	}
+	e := errs[0]
+	wantPos := swanctl.Pos{File: "test.conf", Line: markedLine(t, conf)}
+	if e.Pos != wantPos || e.Key != key || !strings.Contains(e.Reason, reason) {
+		t.Errorf("got  %s\nwant %s: %s: ...%s...", e, wantPos, key, reason)
+	}
+	if want := e.Pos.String() + ": " + e.Key + ": " + e.Reason; e.Error() != want {
+		t.Errorf("Error() = %q, want %q", e.Error(), want)
 	}
 }
 
