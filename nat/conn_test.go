@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/espd/espd/esp/packet"
+	"github.com/espd/espd/esp/packet/packettest"
 	"github.com/espd/espd/internal/batchio"
 )
 
@@ -49,53 +50,15 @@ func listen(t testing.TB, cfg Config) *Conn {
 	return c
 }
 
-func newBuffers(n int) []*packet.Buffer {
-	bufs := make([]*packet.Buffer, n)
-	for i := range bufs {
-		bufs[i] = new(packet.Buffer)
-		bufs[i].Reset()
-	}
-	return bufs
-}
-
-// espPacket builds an ESP-looking datagram: a non-zero SPI, sequence seq and
-// a filler that makes every packet distinct.
-func espPacket(seq uint32, size int) []byte {
-	p := make([]byte, size)
-	binary.BigEndian.PutUint32(p[0:4], 0xc0ffee00)
-	binary.BigEndian.PutUint32(p[4:8], seq)
-	for i := 8; i < size; i++ {
-		p[i] = byte(seq) ^ byte(i)
-	}
-	return p
-}
-
-// readESP reads until want ESP packets arrived or the deadline passes.
-func readESP(t testing.TB, c *Conn, want int) []*packet.Buffer {
-	t.Helper()
-	timer := time.AfterFunc(5*time.Second, func() { c.Close() })
-	defer timer.Stop()
-	var got []*packet.Buffer
-	for len(got) < want {
-		bufs := newBuffers(want - len(got))
-		n, err := c.ReadBatch(bufs)
-		if err != nil {
-			t.Fatalf("ReadBatch after %d of %d packets: %v", len(got), want, err)
-		}
-		got = append(got, bufs[:n]...)
-	}
-	return got
-}
-
 func TestExchangeBatch(t *testing.T) {
 	for _, lo := range loopbacks {
 		t.Run(lo.name, func(t *testing.T) {
 			a, b := listen(t, Config{Addr: lo.addr}), listen(t, Config{Addr: lo.addr})
 			const count = 64
-			out := newBuffers(count)
+			out := packettest.NewBuffers(count)
 			for i, buf := range out {
 				// Sizes from the ESP minimum up to packet.MaxData.
-				p := espPacket(uint32(i), 8+i*(packet.MaxData-8)/(count-1))
+				p := packettest.ESPPacket(uint32(i), 8+i*(packet.MaxData-8)/(count-1))
 				n := copy(buf.Bytes[packet.Headroom:], p)
 				buf.SetData(packet.Headroom, n)
 				buf.Remote = b.LocalAddr()
@@ -103,7 +66,7 @@ func TestExchangeBatch(t *testing.T) {
 			if n, err := a.WriteBatch(out); err != nil || n != count {
 				t.Fatalf("WriteBatch = %d, %v", n, err)
 			}
-			got := readESP(t, b, count)
+			got := packettest.ReadESP(t, b, count)
 			for i, buf := range got {
 				if want := out[i].Data(); !bytes.Equal(buf.Data(), want) {
 					t.Fatalf("packet %d: got %d bytes, want %d (seq %d)", i, buf.Len(), len(want), i)
@@ -135,7 +98,7 @@ func TestIKEReachesOnIKE(t *testing.T) {
 				t.Fatal(err)
 			}
 			sendESP(t, a, b.LocalAddr(), 1)
-			readESP(t, b, 1)
+			packettest.ReadESP(t, b, 1)
 			log.mu.Lock()
 			defer log.mu.Unlock()
 			if len(log.msgs) != 1 || !bytes.Equal(log.msgs[0], msg) || log.from[0] != a.LocalAddr() {
@@ -154,8 +117,8 @@ func TestIKEReachesOnIKE(t *testing.T) {
 // sendESP sends one ESP-looking packet from c to to.
 func sendESP(t testing.TB, c *Conn, to netip.AddrPort, seq uint32) {
 	t.Helper()
-	buf := newBuffers(1)[0]
-	n := copy(buf.Bytes[packet.Headroom:], espPacket(seq, 100))
+	buf := packettest.NewBuffers(1)[0]
+	n := copy(buf.Bytes[packet.Headroom:], packettest.ESPPacket(seq, 100))
 	buf.SetData(packet.Headroom, n)
 	buf.Remote = to
 	if n, err := c.WriteBatch([]*packet.Buffer{buf}); err != nil || n != 1 {
@@ -178,16 +141,16 @@ func TestDemuxCountsAndDrops(t *testing.T) {
 	if err := a.SendKeepalive(to); err != nil {
 		t.Fatal(err)
 	}
-	send(nil)                            // empty
-	send([]byte{1, 2, 3})                // short
-	send([]byte{0, 0, 0, 0})             // marker alone
-	send([]byte{0, 0, 0, 1, 0, 0, 0})    // 7-byte "ESP"
-	send(espPacket(1, 200))              // ESP
-	send([]byte{0, 0, 0, 0, 0x21})       // IKE with no handler
-	send(espPacket(2, packet.MaxData+1)) // too long for a buffer
-	send([]byte{0xFF, 0xFF})             // not a keepalive
-	send(espPacket(3, packet.MaxData))   // ESP, largest
-	got := readESP(t, b, 2)
+	send(nil)                                       // empty
+	send([]byte{1, 2, 3})                           // short
+	send([]byte{0, 0, 0, 0})                        // marker alone
+	send([]byte{0, 0, 0, 1, 0, 0, 0})               // 7-byte "ESP"
+	send(packettest.ESPPacket(1, 200))              // ESP
+	send([]byte{0, 0, 0, 0, 0x21})                  // IKE with no handler
+	send(packettest.ESPPacket(2, packet.MaxData+1)) // too long for a buffer
+	send([]byte{0xFF, 0xFF})                        // not a keepalive
+	send(packettest.ESPPacket(3, packet.MaxData))   // ESP, largest
+	got := packettest.ReadESP(t, b, 2)
 	for i, seq := range []uint32{1, 3} {
 		if binary.BigEndian.Uint32(got[i].Data()[4:8]) != seq {
 			t.Errorf("packet %d has sequence %d, want %d", i, binary.BigEndian.Uint32(got[i].Data()[4:8]), seq)
@@ -212,10 +175,10 @@ func TestDemuxCountsAndDrops(t *testing.T) {
 
 func TestWriteBatchSkipsRefused(t *testing.T) {
 	a, b := listen(t, Config{Addr: loopbacks[0].addr}), listen(t, Config{Addr: loopbacks[0].addr})
-	out := newBuffers(3)
+	out := packettest.NewBuffers(3)
 	remotes := []netip.AddrPort{b.LocalAddr(), netip.MustParseAddrPort("[2001:db8::1]:4500"), b.LocalAddr()}
 	for i, buf := range out {
-		n := copy(buf.Bytes[packet.Headroom:], espPacket(uint32(i), 64))
+		n := copy(buf.Bytes[packet.Headroom:], packettest.ESPPacket(uint32(i), 64))
 		buf.SetData(packet.Headroom, n)
 		buf.Remote = remotes[i]
 	}
@@ -225,23 +188,23 @@ func TestWriteBatchSkipsRefused(t *testing.T) {
 	if s := a.Stats(); s.ESPSent != 2 || s.SendErrors != 1 {
 		t.Errorf("stats %+v", s)
 	}
-	readESP(t, b, 2)
+	packettest.ReadESP(t, b, 2)
 }
 
 // WriteBatch must accept more buffers than one sendmmsg moves.
 func TestWriteBatchLargerThanBatchSize(t *testing.T) {
 	a, b := listen(t, Config{Addr: loopbacks[0].addr}), listen(t, Config{Addr: loopbacks[0].addr})
 	count := 2*BatchSize + 3
-	out := newBuffers(count)
+	out := packettest.NewBuffers(count)
 	for i, buf := range out {
-		n := copy(buf.Bytes[packet.Headroom:], espPacket(uint32(i), 64))
+		n := copy(buf.Bytes[packet.Headroom:], packettest.ESPPacket(uint32(i), 64))
 		buf.SetData(packet.Headroom, n)
 		buf.Remote = b.LocalAddr()
 	}
 	if n, err := a.WriteBatch(out); err != nil || n != count {
 		t.Fatalf("WriteBatch = %d, %v; want %d, nil", n, err, count)
 	}
-	got := readESP(t, b, count)
+	got := packettest.ReadESP(t, b, count)
 	for i, buf := range got {
 		if seq := binary.BigEndian.Uint32(buf.Data()[4:8]); seq != uint32(i) {
 			t.Fatalf("packet %d has sequence %d", i, seq)
@@ -260,7 +223,7 @@ func TestConcurrentReadWrite(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			out := newBuffers(batch)
+			out := packettest.NewBuffers(batch)
 			fill(out, dir.to.LocalAddr(), 1000)
 			for range rounds {
 				if _, err := dir.from.WriteBatch(out); err != nil {
@@ -271,7 +234,7 @@ func TestConcurrentReadWrite(t *testing.T) {
 		}()
 		go func() {
 			defer wg.Done()
-			in := newBuffers(batch)
+			in := packettest.NewBuffers(batch)
 			for got := 0; got < rounds*batch; {
 				for _, buf := range in {
 					buf.Reset()
@@ -295,7 +258,7 @@ func TestCloseUnblocksRead(t *testing.T) {
 	c := listen(t, Config{Addr: loopbacks[0].addr})
 	errc := make(chan error, 1)
 	go func() {
-		_, err := c.ReadBatch(newBuffers(4))
+		_, err := c.ReadBatch(packettest.NewBuffers(4))
 		errc <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
@@ -346,7 +309,7 @@ func TestMark(t *testing.T) {
 
 func TestNoAllocs(t *testing.T) {
 	a, b := listen(t, Config{Addr: loopbacks[0].addr}), listen(t, Config{Addr: loopbacks[0].addr})
-	out, in := newBuffers(64), newBuffers(64)
+	out, in := packettest.NewBuffers(64), packettest.NewBuffers(64)
 	fill(out, b.LocalAddr(), 1400)
 	allocs := testing.AllocsPerRun(50, func() { roundTrip(t, a, b, out, in) })
 	if allocs != 0 {
@@ -356,7 +319,7 @@ func TestNoAllocs(t *testing.T) {
 
 func fill(bufs []*packet.Buffer, to netip.AddrPort, size int) {
 	for i, buf := range bufs {
-		n := copy(buf.Bytes[packet.Headroom:], espPacket(uint32(i), size))
+		n := copy(buf.Bytes[packet.Headroom:], packettest.ESPPacket(uint32(i), size))
 		buf.SetData(packet.Headroom, n)
 		buf.Remote = to
 	}
@@ -386,7 +349,7 @@ func BenchmarkWriteReadBatch(b *testing.B) {
 	for _, lo := range loopbacks {
 		b.Run(lo.name, func(b *testing.B) {
 			x, y := listen(b, Config{Addr: lo.addr}), listen(b, Config{Addr: lo.addr})
-			out, in := newBuffers(64), newBuffers(64)
+			out, in := packettest.NewBuffers(64), packettest.NewBuffers(64)
 			fill(out, y.LocalAddr(), 1400)
 			b.ReportAllocs()
 			b.SetBytes(64 * 1400)
@@ -402,7 +365,7 @@ func BenchmarkWriteReadBatch(b *testing.B) {
 // an ESP sentinel, and checks that ReadBatch sorted it as Classify says.
 func FuzzReadDemux(f *testing.F) {
 	for _, seed := range [][]byte{
-		{}, {0xFF}, {1, 2, 3}, {0, 0, 0, 0}, {0, 0, 0, 0, 0x2e}, espPacket(7, 8), espPacket(7, 1400),
+		{}, {0xFF}, {1, 2, 3}, {0, 0, 0, 0}, {0, 0, 0, 0, 0x2e}, packettest.ESPPacket(7, 8), packettest.ESPPacket(7, 1400),
 	} {
 		f.Add(seed)
 	}
@@ -417,7 +380,7 @@ func FuzzReadDemux(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer b.Close()
-	sentinel := espPacket(0xdeadbeef, 16)
+	sentinel := packettest.ESPPacket(0xdeadbeef, 16)
 	f.Fuzz(func(t *testing.T, d []byte) {
 		if len(d) > 65000 {
 			t.Skip("larger than a UDP datagram")
@@ -434,7 +397,7 @@ func FuzzReadDemux(f *testing.F) {
 		}
 		var got [][]byte
 		for len(got) == 0 || !bytes.Equal(got[len(got)-1], sentinel) {
-			for _, buf := range readESP(t, b, 1) {
+			for _, buf := range packettest.ReadESP(t, b, 1) {
 				got = append(got, bytes.Clone(buf.Data()))
 			}
 		}

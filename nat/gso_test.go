@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/espd/espd/esp/packet"
+	"github.com/espd/espd/esp/packet/packettest"
 )
 
 // TestSegmentedRuns sends the shapes that fillMessages must cut into runs:
@@ -30,8 +31,8 @@ func TestSegmentedRuns(t *testing.T) {
 			var wantB, wantC [][]byte
 			for _, s := range spans {
 				for range s.n {
-					p := espPacket(uint32(len(out)), s.size)
-					buf := newBuffers(1)[0]
+					p := packettest.ESPPacket(uint32(len(out)), s.size)
+					buf := packettest.NewBuffers(1)[0]
 					buf.SetData(packet.Headroom, copy(buf.Bytes[packet.Headroom:], p))
 					buf.Remote = s.to.LocalAddr()
 					out = append(out, buf)
@@ -49,7 +50,7 @@ func TestSegmentedRuns(t *testing.T) {
 				conn *Conn
 				want [][]byte
 			}{{b, wantB}, {c, wantC}} {
-				got := readESP(t, r.conn, len(r.want))
+				got := packettest.ReadESP(t, r.conn, len(r.want))
 				for i, buf := range got {
 					if !bytes.Equal(buf.Data(), r.want[i]) {
 						t.Fatalf("datagram %d: %d bytes, want %d", i, buf.Len(), len(r.want[i]))
@@ -70,7 +71,7 @@ func BenchmarkWriteReadBatchGSO(b *testing.B) {
 		b.Run(fmt.Sprintf("DisableGSO=%v", disable), func(b *testing.B) {
 			lo := loopbacks[0].addr
 			x, y := listen(b, Config{Addr: lo, DisableGSO: disable}), listen(b, Config{Addr: lo})
-			out, in := newBuffers(64), newBuffers(64)
+			out, in := packettest.NewBuffers(64), packettest.NewBuffers(64)
 			fill(out, y.LocalAddr(), 1400)
 			b.ReportAllocs()
 			b.SetBytes(64 * 1400)

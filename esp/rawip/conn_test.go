@@ -4,7 +4,6 @@ package rawip
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -17,6 +16,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/espd/espd/esp/packet"
+	"github.com/espd/espd/esp/packet/packettest"
 	"github.com/espd/espd/internal/batchio"
 )
 
@@ -85,50 +85,13 @@ func familyName(a netip.Addr) string {
 	return "IPv6"
 }
 
-func newBuffers(n int) []*packet.Buffer {
-	bufs := make([]*packet.Buffer, n)
-	for i := range bufs {
-		bufs[i] = new(packet.Buffer)
-		bufs[i].Reset()
-	}
-	return bufs
-}
-
-// espPacket builds an ESP-looking payload with sequence seq, cut to size
-// (which may be shorter than an ESP header).
-func espPacket(seq uint32, size int) []byte {
-	p := make([]byte, max(size, 8))
-	binary.BigEndian.PutUint32(p[0:4], 0xc0ffee00)
-	binary.BigEndian.PutUint32(p[4:8], seq)
-	for i := 8; i < size; i++ {
-		p[i] = byte(seq) ^ byte(i)
-	}
-	return p[:size]
-}
-
 func fill(bufs []*packet.Buffer, to netip.Addr, size func(i int) int) {
 	for i, buf := range bufs {
-		n := copy(buf.Bytes[packet.Headroom:], espPacket(uint32(i), size(i)))
+		n := copy(buf.Bytes[packet.Headroom:], packettest.ESPPacket(uint32(i), size(i)))
 		buf.SetData(packet.Headroom, n)
 		// The port must be ignored.
 		buf.Remote = netip.AddrPortFrom(to, 4500)
 	}
-}
-
-func readESP(t testing.TB, c *Conn, want int) []*packet.Buffer {
-	t.Helper()
-	timer := time.AfterFunc(5*time.Second, func() { c.Close() })
-	defer timer.Stop()
-	var got []*packet.Buffer
-	for len(got) < want {
-		bufs := newBuffers(want - len(got))
-		n, err := c.ReadBatch(bufs)
-		if err != nil {
-			t.Fatalf("ReadBatch after %d of %d packets: %v", len(got), want, err)
-		}
-		got = append(got, bufs[:n]...)
-	}
-	return got
 }
 
 func TestExchangeBatch(t *testing.T) {
@@ -136,7 +99,7 @@ func TestExchangeBatch(t *testing.T) {
 		t.Run(familyName(lo), func(t *testing.T) {
 			a, b := pair(t, lo)
 			const count = 64
-			out := newBuffers(count)
+			out := packettest.NewBuffers(count)
 			fill(out, lo, func(i int) int { return 8 + i*(packet.MaxData-8)/(count-1) })
 			if n, err := a.WriteBatch(out); err != nil || n != count {
 				t.Fatalf("WriteBatch = %d, %v", n, err)
@@ -145,7 +108,7 @@ func TestExchangeBatch(t *testing.T) {
 			if lo.Is4() {
 				headerLen = 20
 			}
-			for i, buf := range readESP(t, b, count) {
+			for i, buf := range packettest.ReadESP(t, b, count) {
 				if want := out[i].Data(); !bytes.Equal(buf.Data(), want) {
 					t.Fatalf("packet %d: got %d bytes, want %d", i, buf.Len(), len(want))
 				}
@@ -172,12 +135,12 @@ func TestDropsShortAndOversized(t *testing.T) {
 		t.Run(familyName(lo), func(t *testing.T) {
 			a, b := pair(t, lo)
 			sizes := []int{4, 100, 0, packet.MaxData + 1, 7, packet.MaxData}
-			out := newBuffers(len(sizes))
+			out := packettest.NewBuffers(len(sizes))
 			fill(out, lo, func(i int) int { return sizes[i] })
 			if n, err := a.WriteBatch(out); err != nil || n != len(sizes) {
 				t.Fatalf("WriteBatch = %d, %v", n, err)
 			}
-			got := readESP(t, b, 2)
+			got := packettest.ReadESP(t, b, 2)
 			if got[0].Len() != 100 || got[1].Len() != packet.MaxData {
 				t.Errorf("returned %d and %d bytes, want 100 and %d", got[0].Len(), got[1].Len(), packet.MaxData)
 			}
@@ -191,7 +154,7 @@ func TestDropsShortAndOversized(t *testing.T) {
 
 func TestWriteBatchSkipsRefused(t *testing.T) {
 	a, b := pair(t, loopbacks[0])
-	out := newBuffers(3)
+	out := packettest.NewBuffers(3)
 	fill(out, loopbacks[0], func(int) int { return 64 })
 	out[1].Remote = netip.MustParseAddrPort("[2001:db8::1]:0")
 	if n, err := a.WriteBatch(out); err != nil || n != 2 {
@@ -200,7 +163,7 @@ func TestWriteBatchSkipsRefused(t *testing.T) {
 	if s := a.Stats(); s.Sent != 2 || s.SendErrors != 1 {
 		t.Errorf("stats %+v", s)
 	}
-	readESP(t, b, 2)
+	packettest.ReadESP(t, b, 2)
 }
 
 func TestMark(t *testing.T) {
@@ -231,7 +194,7 @@ func TestCloseUnblocksRead(t *testing.T) {
 	_, b := pair(t, loopbacks[0])
 	errc := make(chan error, 1)
 	go func() {
-		_, err := b.ReadBatch(newBuffers(4))
+		_, err := b.ReadBatch(packettest.NewBuffers(4))
 		errc <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
@@ -250,7 +213,7 @@ func TestNoAllocs(t *testing.T) {
 	for _, lo := range loopbacks {
 		t.Run(familyName(lo), func(t *testing.T) {
 			a, b := pair(t, lo)
-			out, in := newBuffers(64), newBuffers(64)
+			out, in := packettest.NewBuffers(64), packettest.NewBuffers(64)
 			fill(out, lo, func(int) int { return 1400 })
 			allocs := testing.AllocsPerRun(50, func() { roundTrip(t, a, b, out, in) })
 			if allocs != 0 {
