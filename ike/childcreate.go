@@ -162,8 +162,9 @@ func (t *childCreate) install() error {
 	base := installer.SAParams{
 		Protocol: installer.ESP,
 		Mode:     installer.Tunnel,
-		Local:    sa.conn.Local,
-		Remote:   sa.conn.Remote,
+		Local:    sa.local,
+		Remote:   sa.remote,
+		Encap:    sa.nat.encap(),
 		Suite:    t.suite,
 		ESN:      t.suite.ESN,
 		LocalTS:  t.localTS,

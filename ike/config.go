@@ -22,6 +22,12 @@ type Config struct {
 	Proposals []string
 	// ESPProposals are strongSwan ESP proposals for the CHILD_SA.
 	ESPProposals []string
+	// NATPort and RemoteNATPort are the ports IKE floats to when a NAT is
+	// found; 0 means 4500.
+	NATPort, RemoteNATPort uint16
+	// ForceEncap makes the CHILD_SAs UDP-encapsulated even without a NAT,
+	// as swanctl.conf's encap = yes.
+	ForceEncap bool
 	// PSK is the pre-shared key both peers authenticate with.
 	PSK []byte
 	// LocalID and RemoteID are identities: an IP address literal or an
@@ -34,9 +40,11 @@ type Config struct {
 	ReplayWindow uint32
 
 	Installer installer.Installer
-	// Send transmits a datagram to the peer. It is called without the SA's
-	// lock held, and may be called from a timer goroutine.
-	Send func(datagram []byte, to netip.AddrPort)
+	// Send transmits an IKE message from our address and port to the
+	// peer's; a sender on port 4500 adds the non-ESP marker (RFC 3948
+	// §2.2). It is called without the SA's lock held, and may be called
+	// from a timer goroutine.
+	Send func(datagram []byte, from, to netip.AddrPort)
 	// Clock defaults to RealClock.
 	Clock Clock
 	// Logger defaults to zap.NewNop.
@@ -111,6 +119,12 @@ func newConnection(cfg Config) (*connection, error) {
 	}
 	if c.HalfOpenTimeout == 0 {
 		c.HalfOpenTimeout = 30 * time.Second
+	}
+	if c.NATPort == 0 {
+		c.NATPort = 4500
+	}
+	if c.RemoteNATPort == 0 {
+		c.RemoteNATPort = 4500
 	}
 	if c.ReplayWindow == 0 {
 		c.ReplayWindow = 32

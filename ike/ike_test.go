@@ -32,12 +32,15 @@ type peer struct {
 	mu       sync.Mutex
 	sent     [][]byte
 	addr     netip.AddrPort
+	// lastFrom and lastTo are the endpoints of the last datagram sent.
+	lastFrom, lastTo netip.AddrPort
 }
 
-func (p *peer) send(b []byte, _ netip.AddrPort) {
+func (p *peer) send(b []byte, from, to netip.AddrPort) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.sent = append(p.sent, b)
+	p.lastFrom, p.lastTo = from, to
 }
 
 // take removes the one datagram the peer has sent; anything else fails.
@@ -59,11 +62,12 @@ func (p *peer) pending() int {
 	return len(p.sent)
 }
 
-// deliver carries the one datagram from has sent to to and returns it.
+// deliver carries the one datagram from has sent to to, between the
+// endpoints it was sent from and to, and returns it.
 func deliver(t testing.TB, from, to *peer) []byte {
 	t.Helper()
 	b := from.take(t)
-	if err := to.sa.HandleDatagram(b, from.addr); err != nil {
+	if err := to.sa.HandleDatagram(b, from.lastFrom, from.lastTo); err != nil {
 		t.Logf("%s: %v", to.name, err)
 	}
 	return b
@@ -271,7 +275,7 @@ func TestInvalidKERetry(t *testing.T) {
 	if m.Header.MessageID != 0 || m.Header.SPIr != 0 || ke == nil || ke.Group != 19 {
 		t.Fatalf("retry %v", m)
 	}
-	if err := r.sa.HandleDatagram(retry, addrI); err != nil {
+	if err := r.sa.HandleDatagram(retry, addrI, addrR); err != nil {
 		t.Fatal(err)
 	}
 	deliver(t, r, i) // IKE_SA_INIT response
@@ -337,15 +341,15 @@ func FuzzResponder(f *testing.F) {
 		f.Fatal(err)
 	}
 	init := i.take(f)
-	if err := r.sa.HandleDatagram(init, addrI); err != nil {
+	if err := r.sa.HandleDatagram(init, addrI, addrR); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(init)
 	f.Add(r.take(f))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, fresh, _ := newPair(t, nil)
-		_ = fresh.sa.HandleDatagram(b, addrI)
-		_ = r.sa.HandleDatagram(b, addrI)
+		_ = fresh.sa.HandleDatagram(b, addrI, addrR)
+		_ = r.sa.HandleDatagram(b, addrI, addrR)
 		r.mu.Lock()
 		r.sent = nil
 		r.mu.Unlock()
@@ -391,7 +395,7 @@ func TestLostRequestRetransmitted(t *testing.T) {
 	if !bytes.Equal(lost, again) {
 		t.Fatal("retransmission differs from the original request")
 	}
-	if err := r.sa.HandleDatagram(again, addrI); err != nil {
+	if err := r.sa.HandleDatagram(again, addrI, addrR); err != nil {
 		t.Fatal(err)
 	}
 	deliver(t, r, i) // IKE_AUTH response
@@ -450,19 +454,19 @@ func TestDuplicatedRequestAnsweredFromCache(t *testing.T) {
 	initReq := deliver(t, i, r) // IKE_SA_INIT request
 	initResp := r.take(t)       // IKE_SA_INIT response
 	// The IKE_SA_INIT request duplicated: answered from the cache too.
-	if err := r.sa.HandleDatagram(initReq, addrI); err != nil {
+	if err := r.sa.HandleDatagram(initReq, addrI, addrR); err != nil {
 		t.Fatal(err)
 	}
 	if again := r.take(t); !bytes.Equal(again, initResp) {
 		t.Fatal("the duplicate IKE_SA_INIT was not answered with the cached response")
 	}
-	if err := i.sa.HandleDatagram(initResp, addrR); err != nil {
+	if err := i.sa.HandleDatagram(initResp, addrR, addrI); err != nil {
 		t.Fatal(err)
 	}
 	req := deliver(t, i, r) // IKE_AUTH request
 	resp := r.take(t)       // IKE_AUTH response
 	// The same IKE_AUTH request again, duplicated by the network.
-	if err := r.sa.HandleDatagram(req, addrI); err != nil {
+	if err := r.sa.HandleDatagram(req, addrI, addrR); err != nil {
 		t.Fatal(err)
 	}
 	if again := r.take(t); !bytes.Equal(again, resp) {
@@ -476,11 +480,11 @@ func TestDuplicatedRequestAnsweredFromCache(t *testing.T) {
 	if n := len(r.recorder.Calls()); n != 3 { // allocate, add in, add out
 		t.Errorf("responder made %d installer calls, want 3", n)
 	}
-	if err := i.sa.HandleDatagram(resp, addrR); err != nil {
+	if err := i.sa.HandleDatagram(resp, addrR, addrI); err != nil {
 		t.Fatal(err)
 	}
 	// The second copy of the response matches no request any more.
-	if err := i.sa.HandleDatagram(resp, addrR); !errors.Is(err, ErrUnexpected) {
+	if err := i.sa.HandleDatagram(resp, addrR, addrI); !errors.Is(err, ErrUnexpected) {
 		t.Errorf("second response: %v", err)
 	}
 	assertMirrored(t, i, r)
@@ -504,7 +508,7 @@ func TestMalformedIgnored(t *testing.T) {
 	flipped[len(flipped)-1] ^= 1 // bad ICV
 	bad = append(bad, flipped)
 	for k, b := range bad {
-		if err := r.sa.HandleDatagram(b, addrI); err == nil {
+		if err := r.sa.HandleDatagram(b, addrI, addrR); err == nil {
 			t.Errorf("case %d accepted", k)
 		}
 		if r.sa.State() != StateConnecting || r.pending() != 0 {
@@ -512,7 +516,7 @@ func TestMalformedIgnored(t *testing.T) {
 		}
 	}
 	// The genuine request still succeeds after all that.
-	if err := r.sa.HandleDatagram(req, addrI); err != nil {
+	if err := r.sa.HandleDatagram(req, addrI, addrR); err != nil {
 		t.Fatal(err)
 	}
 	deliver(t, r, i) // IKE_AUTH response
@@ -586,7 +590,7 @@ func TestBadKEData(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := r.sa.HandleDatagram(b, addrI); !errors.Is(err, ErrInvalidKE) {
+			if err := r.sa.HandleDatagram(b, addrI, addrR); !errors.Is(err, ErrInvalidKE) {
 				t.Errorf("responder: %v", err)
 			}
 			resp, err := message.Parse(r.take(t)) // IKE_SA_INIT response N(INVALID_SYNTAX)
@@ -618,7 +622,7 @@ func TestInformationalBeforeAuthDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.sa.HandleDatagram(b, addrI); !errors.Is(err, ErrUnexpected) {
+	if err := r.sa.HandleDatagram(b, addrI, addrR); !errors.Is(err, ErrUnexpected) {
 		t.Errorf("responder: %v", err)
 	}
 	if r.pending() != 0 || r.sa.State() != StateConnecting {

@@ -38,10 +38,22 @@ type IKESA struct {
 	// travelled, which the AUTH payloads sign (RFC 7296 §2.15).
 	initRequest, initResponse []byte
 
+	// local and remote are the IKE endpoints in use: the configured ones
+	// at first, port 4500 once NAT detection asks for encapsulation, and
+	// the peer's newest address after a NAT rebinding (RFC 7296 §2.23).
+	local, remote netip.AddrPort
+	nat           natState
+
 	children []ChildSA
 	tm       taskManager
 	halfOpen Timer
-	outbox   [][]byte
+	outbox   []outgoing
+}
+
+// outgoing is a datagram waiting to be sent once the SA's lock is released.
+type outgoing struct {
+	data     []byte
+	from, to netip.AddrPort
 }
 
 // ChildSA is an installed CHILD_SA pair.
@@ -69,7 +81,7 @@ func newIKESA(cfg Config, initiator bool) (*IKESA, error) {
 	if err != nil {
 		return nil, err
 	}
-	sa := &IKESA{conn: conn, initiator: initiator, state: StateCreated}
+	sa := &IKESA{conn: conn, initiator: initiator, state: StateCreated, local: conn.Local, remote: conn.Remote}
 	spi, err := randomSPI()
 	if err != nil {
 		return nil, err
@@ -107,20 +119,21 @@ func (sa *IKESA) initiate() error {
 	}
 	group := sa.conn.ikeSuites[0].DHGroup
 	sa.tm.queue(&ikeInit{sa: sa, initiator: true, group: group})
+	sa.tm.queue(&natDetection{sa: sa, initiator: true})
 	sa.tm.queue(&ikeAuth{sa: sa, initiator: true})
 	sa.tm.queue(&childCreate{sa: sa, initiator: true})
 	return sa.tm.initiate()
 }
 
 // HandleDatagram processes one IKE message from the peer (after any non-ESP
-// marker). A message that is malformed, fails its integrity check or does
+// marker) that arrived from the address from at our address to. A message that is malformed, fails its integrity check or does
 // not fit the exchange is dropped without changing the SA, and the error
 // says why; a request that is answered with an error notification (say
 // NO_PROPOSAL_CHOSEN) returns that failure too. Errors are for logging: the
 // SA has already done what the protocol requires.
-func (sa *IKESA) HandleDatagram(datagram []byte, from netip.AddrPort) error {
+func (sa *IKESA) HandleDatagram(datagram []byte, from, to netip.AddrPort) error {
 	sa.mu.Lock()
-	err := sa.tm.handle(datagram, from)
+	err := sa.tm.handle(datagram, from, to)
 	out := sa.takeOutbox()
 	sa.mu.Unlock()
 	sa.send(out)
@@ -227,9 +240,13 @@ func (sa *IKESA) deriveKeys(suite crypto.IKESuite, sharedSecret []byte) error {
 	return nil
 }
 
-func (sa *IKESA) queueSend(b []byte) { sa.outbox = append(sa.outbox, b) }
+// queueSend sends b between the SA's current endpoints once the lock is
+// released.
+func (sa *IKESA) queueSend(b []byte) {
+	sa.outbox = append(sa.outbox, outgoing{data: b, from: sa.local, to: sa.remote})
+}
 
-func (sa *IKESA) takeOutbox() [][]byte {
+func (sa *IKESA) takeOutbox() []outgoing {
 	out := sa.outbox
 	sa.outbox = nil
 	return out
@@ -237,9 +254,66 @@ func (sa *IKESA) takeOutbox() [][]byte {
 
 // send hands datagrams to Config.Send outside the lock, each a private copy,
 // so the receiver may keep it while the SA keeps its cached original.
-func (sa *IKESA) send(out [][]byte) {
-	for _, b := range out {
-		sa.conn.Send(bytes.Clone(b), sa.conn.Remote)
+func (sa *IKESA) send(out []outgoing) {
+	for _, o := range out {
+		sa.conn.Send(bytes.Clone(o.data), o.from, o.to)
+	}
+}
+
+// Endpoints returns the IKE SA's current local and remote address and port.
+func (sa *IKESA) Endpoints() (local, remote netip.AddrPort) {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	return sa.local, sa.remote
+}
+
+// NAT reports what NAT detection found: whether our address is translated
+// (we must send keepalives) and whether ESP is UDP-encapsulated.
+func (sa *IKESA) NAT() (behindNAT, encap bool) {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	return sa.nat.here, sa.nat.encap()
+}
+
+// floatToNATPort moves IKE to port 4500 after IKE_SA_INIT found a NAT (RFC
+// 7296 §2.23), so that IKE and ESP share one NAT mapping.
+func (sa *IKESA) floatToNATPort() {
+	if !sa.nat.encap() || sa.local.Port() == sa.conn.NATPort {
+		return
+	}
+	sa.local = netip.AddrPortFrom(sa.local.Addr(), sa.conn.NATPort)
+	if sa.remote.Port() == sa.conn.Remote.Port() {
+		sa.remote = netip.AddrPortFrom(sa.remote.Addr(), sa.conn.RemoteNATPort)
+	}
+	sa.log.Debug("IKE moves to the NAT-T port", zap.Stringer("local", sa.local), zap.Stringer("remote", sa.remote))
+}
+
+// followPeer takes the address of an authenticated message from the peer as
+// its new address when a NAT may have changed it (RFC 7296 §2.23: only a
+// host that is not itself behind the NAT does so), and moves the CHILD_SAs
+// with it.
+func (sa *IKESA) followPeer(from, to netip.AddrPort) {
+	if !sa.initiator && sa.state == StateConnecting {
+		// The responder answers IKE_AUTH where it came from, the port
+		// 4500 the initiator floated to.
+		sa.local, sa.remote = to, from
+		return
+	}
+	if from == sa.remote || sa.nat.here || !sa.nat.encap() {
+		return
+	}
+	sa.log.Info("peer's address changed (NAT mapping)", zap.Stringer("from", sa.remote), zap.Stringer("to", from))
+	sa.remote = from
+	for _, c := range sa.children {
+		for _, dir := range []installer.Direction{installer.Inbound, installer.Outbound} {
+			spi := c.InboundSPI
+			if dir == installer.Outbound {
+				spi = c.OutboundSPI
+			}
+			if err := sa.conn.Installer.Update(spi, dir, from); err != nil {
+				sa.log.Warn("cannot move CHILD_SA to the peer's new address", zap.Error(err))
+			}
+		}
 	}
 }
 

@@ -166,7 +166,7 @@ func (tm *taskManager) stop() {
 }
 
 // handle dispatches one datagram to the initiating or responding slot.
-func (tm *taskManager) handle(datagram []byte, from netip.AddrPort) error {
+func (tm *taskManager) handle(datagram []byte, from, to netip.AddrPort) error {
 	sa := tm.sa
 	if sa.state == StateDestroyed {
 		return fmt.Errorf("%w: SA destroyed", ErrUnexpected)
@@ -185,9 +185,9 @@ func (tm *taskManager) handle(datagram []byte, from netip.AddrPort) error {
 		return err
 	}
 	if hdr.Flags.Response() {
-		return tm.handleResponse(hdr, datagram)
+		return tm.handleResponse(hdr, datagram, from, to)
 	}
-	return tm.handleRequest(hdr, datagram)
+	return tm.handleRequest(hdr, datagram, from, to)
 }
 
 func (tm *taskManager) checkSPIs(hdr message.Header) error {
@@ -222,7 +222,7 @@ func (tm *taskManager) decode(hdr message.Header, datagram []byte) (*message.Mes
 	return message.Open(datagram, tm.sa.recvT)
 }
 
-func (tm *taskManager) handleResponse(hdr message.Header, datagram []byte) error {
+func (tm *taskManager) handleResponse(hdr message.Header, datagram []byte, from, to netip.AddrPort) error {
 	sa, in := tm.sa, &tm.initiating
 	if len(in.active) == 0 || hdr.MessageID != in.messageID || hdr.Exchange != in.active[0].exchange() {
 		return fmt.Errorf("%w: response %d (%v) matches no request", ErrUnexpected, hdr.MessageID, hdr.Exchange)
@@ -235,6 +235,8 @@ func (tm *taskManager) handleResponse(hdr message.Header, datagram []byte) error
 	sa.log.Debug("received response", zap.Stringer("message", msg))
 	if hdr.Exchange == message.ExchangeIKESAInit {
 		sa.initResponse = append([]byte(nil), datagram...)
+	} else {
+		sa.followPeer(from, to)
 	}
 	retry := false
 	for _, t := range in.active {
@@ -267,14 +269,19 @@ func (tm *taskManager) handleResponse(hdr message.Header, datagram []byte) error
 	if sa.state == StateDestroyed {
 		return sa.err
 	}
+	if hdr.Exchange == message.ExchangeIKESAInit {
+		sa.floatToNATPort()
+	}
 	return tm.initiate()
 }
 
-func (tm *taskManager) handleRequest(hdr message.Header, datagram []byte) error {
+func (tm *taskManager) handleRequest(hdr message.Header, datagram []byte, from, to netip.AddrPort) error {
 	sa, rs := tm.sa, &tm.responding
 	if rs.response != nil && hdr.MessageID == rs.messageID-1 {
 		sa.log.Debug("request retransmitted, resending cached response", zap.Uint32("message_id", hdr.MessageID))
-		sa.queueSend(rs.response)
+		// Where it came from: a retransmitted IKE_SA_INIT of a peer we
+		// have not heard from since is answered on its port.
+		sa.outbox = append(sa.outbox, outgoing{data: rs.response, from: to, to: from})
 		return nil
 	}
 	if hdr.MessageID != rs.messageID {
@@ -292,6 +299,9 @@ func (tm *taskManager) handleRequest(hdr message.Header, datagram []byte) error 
 	sa.log.Debug("received request", zap.Stringer("message", msg))
 	if hdr.Exchange == message.ExchangeIKESAInit {
 		sa.initRequest = append([]byte(nil), datagram...)
+		sa.local, sa.remote = to, from
+	} else {
+		sa.followPeer(from, to)
 	}
 	resp := &message.Message{Header: message.Header{
 		SPIi: hdr.SPIi, SPIr: sa.spiR,
@@ -403,7 +413,7 @@ func (tm *taskManager) responderTasks(ex message.ExchangeType) ([]task, error) {
 	sa := tm.sa
 	switch {
 	case ex == message.ExchangeIKESAInit && !sa.initiator && sa.state == StateCreated:
-		return []task{&ikeInit{sa: sa}}, nil
+		return []task{&ikeInit{sa: sa}, &natDetection{sa: sa}}, nil
 	case ex == message.ExchangeIKEAuth && !sa.initiator && sa.state == StateConnecting && sa.recvT != nil:
 		return []task{&ikeAuth{sa: sa}, &childCreate{sa: sa}}, nil
 	case ex == message.ExchangeInformational && sa.state == StateEstablished:
