@@ -69,7 +69,7 @@ func TestNATDetectedBehindInitiator(t *testing.T) {
 	}
 	deliverThroughNAT(t, nat, i, r, true)  // IKE_SA_INIT request
 	deliverThroughNAT(t, nat, i, r, false) // IKE_SA_INIT response
-	deliverThroughNAT(t, nat, i, r, true) // IKE_AUTH request, now on 4500
+	deliverThroughNAT(t, nat, i, r, true)  // IKE_AUTH request, now on 4500
 	if i.lastFrom.Port() != 4500 || i.lastTo.Port() != 4500 {
 		t.Errorf("IKE_AUTH sent %v -> %v, want port 4500 on both ends", i.lastFrom, i.lastTo)
 	}
