@@ -19,6 +19,9 @@ import (
 type childCreate struct {
 	sa        *IKESA
 	initiator bool
+	// config is the CHILD_SA configuration: the initiator's choice, or the
+	// one whose selectors fit the request (responder).
+	config *childConfig
 
 	inSPI, outSPI     uint32
 	suite             crypto.Suite
@@ -39,10 +42,13 @@ func (t *childCreate) build(msg *message.Message) error {
 			return fmt.Errorf("ike: allocate SPI: %w", err)
 		}
 		t.inSPI = spi
+		if t.config.Mode == installer.Transport {
+			msg.Payloads = append(msg.Payloads, message.NewNotify(message.NotifyUseTransportMode, nil))
+		}
 		msg.Payloads = append(msg.Payloads,
-			&message.SA{Proposals: sa.conn.offeredESP(spi)},
-			&message.TS{Selectors: selectors(sa.conn.LocalTS)},
-			&message.TS{Responder: true, Selectors: selectors(sa.conn.RemoteTS)})
+			&message.SA{Proposals: t.config.offeredESP(spi)},
+			&message.TS{Selectors: selectors(t.config.LocalTS)},
+			&message.TS{Responder: true, Selectors: selectors(t.config.RemoteTS)})
 		return nil
 	}
 	if t.failure != nil {
@@ -56,6 +62,9 @@ func (t *childCreate) build(msg *message.Message) error {
 	t.inSPI = spi
 	if err := t.install(); err != nil {
 		return err
+	}
+	if t.config.Mode == installer.Transport {
+		msg.Payloads = append(msg.Payloads, message.NewNotify(message.NotifyUseTransportMode, nil))
 	}
 	msg.Payloads = append(msg.Payloads,
 		&message.SA{Proposals: []message.Proposal{espProposal(t.proposalNumber, t.suite, spi)}},
@@ -80,27 +89,36 @@ func (t *childCreate) processRequest(req *message.Message) {
 		t.failure = message.NewNotify(message.NotifyInvalidSyntax, nil)
 		return
 	}
-	suite, chosen, ok := selectESP(sa.conn.espSuites, saPayload.Proposals)
+	// TSi describes the initiator's side, our remote; TSr ours. The first
+	// child whose selectors meet the peer's is the one (strongSwan picks
+	// the best fit; espd's configurations rarely overlap).
+	transport := req.Notify(message.NotifyUseTransportMode) != nil
+	for _, ch := range sa.conn.children {
+		remote, local := narrow(tsi.Selectors, ch.RemoteTS), narrow(tsr.Selectors, ch.LocalTS)
+		if len(local) > 0 && len(remote) > 0 && transport == (ch.Mode == installer.Transport) {
+			t.config, t.localTS, t.remoteTS = ch, local, remote
+			break
+		}
+	}
+	if t.config == nil {
+		sa.log.Warn("TS_UNACCEPTABLE: the peer's traffic selectors (or mode) meet none of our children",
+			zap.Stringers("received_tsi", tsi.Selectors), zap.Stringers("received_tsr", tsr.Selectors),
+			zap.Bool("transport", transport), zap.Strings("children", sa.conn.childNames()))
+		t.failure = message.NewNotify(message.NotifyTSUnacceptable, nil)
+		return
+	}
+	suite, chosen, ok := selectESP(t.config.espSuites, saPayload.Proposals)
 	if !ok {
 		sa.log.Warn("NO_PROPOSAL_CHOSEN: none of the peer's ESP proposals is configured",
+			zap.String("child", t.config.Name),
 			zap.String("received", proposalsString(saPayload.Proposals)),
-			zap.String("configured", proposalsString(sa.conn.offeredESP(0))))
+			zap.String("configured", proposalsString(t.config.offeredESP(0))))
 		t.failure = message.NewNotify(message.NotifyNoProposalChosen, nil)
 		return
 	}
 	outSPI, ok := chosen.SPI32()
 	if !ok || outSPI < 256 {
 		t.failure = message.NewNotify(message.NotifyInvalidSyntax, nil)
-		return
-	}
-	// TSi describes the initiator's side, our remote; TSr ours.
-	t.remoteTS = narrow(tsi.Selectors, sa.conn.RemoteTS)
-	t.localTS = narrow(tsr.Selectors, sa.conn.LocalTS)
-	if len(t.localTS) == 0 || len(t.remoteTS) == 0 {
-		sa.log.Warn("TS_UNACCEPTABLE: the peer's traffic selectors do not meet ours",
-			zap.Stringers("received_tsi", tsi.Selectors), zap.Stringers("received_tsr", tsr.Selectors),
-			zap.Stringers("local_ts", sa.conn.LocalTS), zap.Stringers("remote_ts", sa.conn.RemoteTS))
-		t.failure = message.NewNotify(message.NotifyTSUnacceptable, nil)
 		return
 	}
 	t.suite, t.outSPI, t.proposalNumber = suite, outSPI, chosen.Number
@@ -130,7 +148,10 @@ func (t *childCreate) processResponse(resp *message.Message) error {
 	}
 	local, okL := prefixes(tsi.Selectors)
 	remote, okR := prefixes(tsr.Selectors)
-	if !okL || !okR || !selectorsWithin(local, sa.conn.LocalTS) || !selectorsWithin(remote, sa.conn.RemoteTS) {
+	if (resp.Notify(message.NotifyUseTransportMode) != nil) != (t.config.Mode == installer.Transport) {
+		return fmt.Errorf("%w: the responder does not agree to %v mode", ErrTSUnacceptable, t.config.Mode)
+	}
+	if !okL || !okR || !selectorsWithin(local, t.config.LocalTS) || !selectorsWithin(remote, t.config.RemoteTS) {
 		return fmt.Errorf("%w: responder's selectors %v/%v are not within ours", ErrTSUnacceptable, tsi.Selectors, tsr.Selectors)
 	}
 	t.suite, t.outSPI, t.localTS, t.remoteTS = suite, outSPI, local, remote
@@ -138,7 +159,7 @@ func (t *childCreate) processResponse(resp *message.Message) error {
 }
 
 func (t *childCreate) accepted(got message.Proposal) (crypto.Suite, bool) {
-	for _, s := range t.sa.conn.espSuites {
+	for _, s := range t.config.espSuites {
 		want := espProposal(got.Number, s, 0)
 		if got.Protocol == message.ProtocolESP && covers(got, want) && len(got.Transforms) == len(want.Transforms) {
 			return s, true
@@ -161,7 +182,7 @@ func (t *childCreate) install() error {
 	}
 	base := installer.SAParams{
 		Protocol: installer.ESP,
-		Mode:     installer.Tunnel,
+		Mode:     t.config.Mode,
 		Local:    sa.local,
 		Remote:   sa.remote,
 		Encap:    sa.nat.encap(),
@@ -172,7 +193,7 @@ func (t *childCreate) install() error {
 	}
 	in := base
 	in.SPI, in.Direction, in.EncKey, in.IntegKey = t.inSPI, installer.Inbound, inEnc, inInteg
-	in.ReplayWindow = sa.conn.ReplayWindow
+	in.ReplayWindow = t.config.ReplayWindow
 	out := base
 	out.SPI, out.Direction, out.EncKey, out.IntegKey = t.outSPI, installer.Outbound, outEnc, outInteg
 	if err := sa.conn.Installer.Add(in); err != nil {
@@ -182,9 +203,10 @@ func (t *childCreate) install() error {
 		_ = sa.conn.Installer.Delete(in.SPI, installer.Inbound)
 		return fmt.Errorf("ike: install outbound SA: %w", err)
 	}
-	sa.children = append(sa.children, ChildSA{Suite: t.suite, InboundSPI: t.inSPI, OutboundSPI: t.outSPI,
-		LocalTS: t.localTS, RemoteTS: t.remoteTS})
-	sa.log.Info("CHILD_SA installed", zap.String("suite", t.suite.String()),
+	sa.children = append(sa.children, ChildSA{Name: t.config.Name, Suite: t.suite, Mode: t.config.Mode,
+		Encap: base.Encap, InboundSPI: t.inSPI, OutboundSPI: t.outSPI,
+		LocalTS: t.localTS, RemoteTS: t.remoteTS, Installed: sa.conn.Clock.Now()})
+	sa.log.Info("CHILD_SA installed", zap.String("child", t.config.Name), zap.String("suite", t.suite.String()),
 		zap.String("spi_in", fmt.Sprintf("%08x", t.inSPI)), zap.String("spi_out", fmt.Sprintf("%08x", t.outSPI)),
 		zap.Stringers("local_ts", t.localTS), zap.Stringers("remote_ts", t.remoteTS))
 	return nil
@@ -197,10 +219,18 @@ func findTS(msg *message.Message) (tsi, tsr *message.TS) {
 }
 
 // offeredESP is the SAi2 payload's proposals with our inbound SPI.
-func (c *connection) offeredESP(spi uint32) []message.Proposal {
+func (c *childConfig) offeredESP(spi uint32) []message.Proposal {
 	ps := make([]message.Proposal, len(c.espSuites))
 	for i, s := range c.espSuites {
 		ps[i] = espProposal(uint8(i+1), s, spi)
 	}
 	return ps
+}
+
+func (c *connection) childNames() []string {
+	names := make([]string, len(c.children))
+	for i, ch := range c.children {
+		names[i] = ch.Name
+	}
+	return names
 }

@@ -20,8 +20,6 @@ type Config struct {
 	// Proposals are strongSwan IKE proposals, most preferred first, for
 	// example "aes128gcm16-prfsha256-x25519".
 	Proposals []string
-	// ESPProposals are strongSwan ESP proposals for the CHILD_SA.
-	ESPProposals []string
 	// NATPort and RemoteNATPort are the ports IKE floats to when a NAT is
 	// found; 0 means 4500.
 	NATPort, RemoteNATPort uint16
@@ -34,10 +32,10 @@ type Config struct {
 	// FQDN. An empty LocalID uses the local address; an empty RemoteID
 	// accepts any identity that proves the PSK.
 	LocalID, RemoteID string
-	// LocalTS and RemoteTS are the CHILD_SA's traffic selectors.
-	LocalTS, RemoteTS []netip.Prefix
-	// ReplayWindow for the inbound ESP SA; 0 means 32, strongSwan's default.
-	ReplayWindow uint32
+	// Children are the CHILD_SA configurations. The initiator sets up the
+	// first in IKE_AUTH; a responder picks the one whose selectors fit the
+	// peer's.
+	Children []ChildConfig
 
 	Installer installer.Installer
 	// Send transmits an IKE message from our address and port to the
@@ -54,6 +52,20 @@ type Config struct {
 	// HalfOpenTimeout bounds how long a responder waits for IKE_AUTH after
 	// IKE_SA_INIT; 0 means 30 s, strongSwan's charon.half_open_timeout.
 	HalfOpenTimeout time.Duration
+}
+
+// ChildConfig is one CHILD_SA configuration (swanctl.conf's children).
+type ChildConfig struct {
+	Name string
+	// LocalTS and RemoteTS are the traffic selectors we propose; a
+	// responder narrows them to its own (RFC 7296 §2.9).
+	LocalTS, RemoteTS []netip.Prefix
+	// ESPProposals are strongSwan ESP proposals, most preferred first.
+	ESPProposals []string
+	// Mode is tunnel or transport (USE_TRANSPORT_MODE, RFC 7296 §1.3.1).
+	Mode installer.Mode
+	// ReplayWindow for the inbound SA; 0 means 32, strongSwan's default.
+	ReplayWindow uint32
 }
 
 // RetransmitConfig is strongSwan's charon.retransmit_* settings: a request is
@@ -73,14 +85,48 @@ var DefaultRetransmit = RetransmitConfig{Timeout: 4 * time.Second, Base: 1.8, Tr
 type connection struct {
 	Config
 	ikeSuites []crypto.IKESuite
-	espSuites []crypto.Suite
+	children  []*childConfig
 	localID   *message.ID
+}
+
+// childConfig is a checked ChildConfig with its proposals parsed.
+type childConfig struct {
+	ChildConfig
+	espSuites []crypto.Suite
+}
+
+func newChildConfig(cfg ChildConfig) (*childConfig, error) {
+	c := &childConfig{ChildConfig: cfg}
+	if len(cfg.ESPProposals) == 0 {
+		return nil, fmt.Errorf("%w: child %q: ESP proposals are required", ErrConfig, cfg.Name)
+	}
+	for _, p := range cfg.ESPProposals {
+		s, err := crypto.ParseESPProposal(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: child %q: %w", ErrConfig, cfg.Name, err)
+		}
+		c.espSuites = append(c.espSuites, s)
+	}
+	if len(cfg.LocalTS) == 0 || len(cfg.RemoteTS) == 0 {
+		return nil, fmt.Errorf("%w: child %q: local and remote traffic selectors are required", ErrConfig, cfg.Name)
+	}
+	return c, nil
+}
+
+// child finds a CHILD_SA configuration by name.
+func (c *connection) child(name string) (*childConfig, bool) {
+	for _, ch := range c.children {
+		if ch.Name == name {
+			return ch, true
+		}
+	}
+	return nil, false
 }
 
 func newConnection(cfg Config) (*connection, error) {
 	c := &connection{Config: cfg}
-	if len(cfg.Proposals) == 0 || len(cfg.ESPProposals) == 0 {
-		return nil, fmt.Errorf("%w: IKE and ESP proposals are required", ErrConfig)
+	if len(cfg.Proposals) == 0 {
+		return nil, fmt.Errorf("%w: IKE proposals are required", ErrConfig)
 	}
 	for _, p := range cfg.Proposals {
 		s, err := crypto.ParseIKEProposal(p)
@@ -89,18 +135,18 @@ func newConnection(cfg Config) (*connection, error) {
 		}
 		c.ikeSuites = append(c.ikeSuites, s)
 	}
-	for _, p := range cfg.ESPProposals {
-		s, err := crypto.ParseESPProposal(p)
+	if len(cfg.Children) == 0 {
+		return nil, fmt.Errorf("%w: at least one child is required", ErrConfig)
+	}
+	for _, ch := range cfg.Children {
+		cc, err := newChildConfig(ch)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+			return nil, err
 		}
-		c.espSuites = append(c.espSuites, s)
+		c.children = append(c.children, cc)
 	}
 	if len(cfg.PSK) == 0 {
 		return nil, fmt.Errorf("%w: a PSK is required", ErrConfig)
-	}
-	if len(cfg.LocalTS) == 0 || len(cfg.RemoteTS) == 0 {
-		return nil, fmt.Errorf("%w: local and remote traffic selectors are required", ErrConfig)
 	}
 	if !cfg.Local.IsValid() || !cfg.Remote.IsValid() {
 		return nil, fmt.Errorf("%w: local and remote addresses are required", ErrConfig)
@@ -125,9 +171,6 @@ func newConnection(cfg Config) (*connection, error) {
 	}
 	if c.RemoteNATPort == 0 {
 		c.RemoteNATPort = 4500
-	}
-	if c.ReplayWindow == 0 {
-		c.ReplayWindow = 32
 	}
 	id := cfg.LocalID
 	if id == "" {

@@ -85,11 +85,14 @@ func exchangeOf(t testing.TB, b []byte) (message.ExchangeType, bool, uint32) {
 func baseConfig(local, remote netip.AddrPort, localTS, remoteTS string) Config {
 	return Config{
 		Local: local, Remote: remote,
-		Proposals:    []string{"aes128gcm16-prfsha256-x25519"},
-		ESPProposals: []string{"aes128gcm16"},
-		PSK:          []byte("correct horse battery staple"),
-		LocalTS:      []netip.Prefix{netip.MustParsePrefix(localTS)},
-		RemoteTS:     []netip.Prefix{netip.MustParsePrefix(remoteTS)},
+		Proposals: []string{"aes128gcm16-prfsha256-x25519"},
+		PSK:       []byte("correct horse battery staple"),
+		Children: []ChildConfig{{
+			Name:         "net",
+			ESPProposals: []string{"aes128gcm16"},
+			LocalTS:      []netip.Prefix{netip.MustParsePrefix(localTS)},
+			RemoteTS:     []netip.Prefix{netip.MustParsePrefix(remoteTS)},
+		}},
 	}
 }
 
@@ -197,7 +200,7 @@ func TestEstablishPSK(t *testing.T) {
 		t.Run(tc.ike, func(t *testing.T) {
 			i, r, _ := newPair(t, func(ci, cr *Config) {
 				ci.Proposals, cr.Proposals = []string{tc.ike}, []string{tc.ike}
-				ci.ESPProposals, cr.ESPProposals = []string{tc.esp}, []string{tc.esp}
+				ci.Children[0].ESPProposals, cr.Children[0].ESPProposals = []string{tc.esp}, []string{tc.esp}
 			})
 			establish(t, i, r)
 			assertMirrored(t, i, r)
@@ -214,10 +217,10 @@ func TestNarrowing(t *testing.T) {
 	// The initiator asks for a /16 on each side; the responder's policy
 	// is a /24 inside each, and both install the /24s.
 	i, r, _ := newPair(t, func(ci, cr *Config) {
-		ci.LocalTS = []netip.Prefix{netip.MustParsePrefix("198.18.0.0/16")}
-		ci.RemoteTS = []netip.Prefix{netip.MustParsePrefix("198.19.0.0/16")}
-		cr.LocalTS = []netip.Prefix{netip.MustParsePrefix("198.19.2.0/24")}
-		cr.RemoteTS = []netip.Prefix{netip.MustParsePrefix("198.18.1.0/24")}
+		ci.Children[0].LocalTS = []netip.Prefix{netip.MustParsePrefix("198.18.0.0/16")}
+		ci.Children[0].RemoteTS = []netip.Prefix{netip.MustParsePrefix("198.19.0.0/16")}
+		cr.Children[0].LocalTS = []netip.Prefix{netip.MustParsePrefix("198.19.2.0/24")}
+		cr.Children[0].RemoteTS = []netip.Prefix{netip.MustParsePrefix("198.18.1.0/24")}
 	})
 	establish(t, i, r)
 	assertMirrored(t, i, r)
@@ -229,7 +232,7 @@ func TestNarrowing(t *testing.T) {
 
 func TestTSUnacceptableKeepsIKESA(t *testing.T) {
 	i, r, _ := newPair(t, func(ci, cr *Config) {
-		cr.RemoteTS = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
+		cr.Children[0].RemoteTS = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
 	})
 	establish(t, i, r)
 	for _, p := range []*peer{i, r} {
@@ -665,7 +668,7 @@ func TestESPNoProposalChosenKeepsIKESA(t *testing.T) {
 	// Identities default to the addresses here.
 	i, r, _ := newPair(t, func(ci, cr *Config) {
 		ci.LocalID, ci.RemoteID, cr.LocalID, cr.RemoteID = "", addrR.Addr().String(), "", addrI.Addr().String()
-		cr.ESPProposals = []string{"aes256-sha512"}
+		cr.Children[0].ESPProposals = []string{"aes256-sha512"}
 	})
 	establish(t, i, r)
 	for _, p := range []*peer{i, r} {

@@ -95,15 +95,18 @@ func TestInteropStrongSwanInitiator(t *testing.T) {
 	remote := netip.MustParseAddrPort(interopCharonAddr + ":500")
 	recorder := &installertest.Recorder{}
 	sa, err := NewInitiator(Config{
-		Local:        netip.MustParseAddrPort(interopEspdAddr + ":500"),
-		Remote:       remote,
-		Proposals:    []string{"aes128gcm16-prfsha256-x25519"},
-		ESPProposals: []string{"aes128gcm16"},
-		PSK:          []byte(interopPSK),
-		RemoteID:     interopCharonAddr,
-		LocalTS:      []netip.Prefix{netip.MustParsePrefix("198.18.1.0/24")},
-		RemoteTS:     []netip.Prefix{netip.MustParsePrefix("198.18.2.0/24")},
-		Installer:    recorder,
+		Local:     netip.MustParseAddrPort(interopEspdAddr + ":500"),
+		Remote:    remote,
+		Proposals: []string{"aes128gcm16-prfsha256-x25519"},
+		PSK:       []byte(interopPSK),
+		RemoteID:  interopCharonAddr,
+		Children: []ChildConfig{{
+			Name:         "net",
+			ESPProposals: []string{"aes128gcm16"},
+			LocalTS:      []netip.Prefix{netip.MustParsePrefix("198.18.1.0/24")},
+			RemoteTS:     []netip.Prefix{netip.MustParsePrefix("198.18.2.0/24")},
+		}},
+		Installer: recorder,
 		Send: func(b []byte, from, to netip.AddrPort) {
 			if from.Port() == 4500 {
 				b = append([]byte{0, 0, 0, 0}, b...)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -58,11 +59,16 @@ type outgoing struct {
 
 // ChildSA is an installed CHILD_SA pair.
 type ChildSA struct {
+	// Name is the child configuration's.
+	Name        string
 	Suite       crypto.Suite
+	Mode        installer.Mode
+	Encap       bool
 	InboundSPI  uint32
 	OutboundSPI uint32
 	LocalTS     []netip.Prefix
 	RemoteTS    []netip.Prefix
+	Installed   time.Time
 }
 
 // NewInitiator returns an IKE SA that will initiate the connection when
@@ -121,7 +127,7 @@ func (sa *IKESA) initiate() error {
 	sa.tm.queue(&ikeInit{sa: sa, initiator: true, group: group})
 	sa.tm.queue(&natDetection{sa: sa, initiator: true})
 	sa.tm.queue(&ikeAuth{sa: sa, initiator: true})
-	sa.tm.queue(&childCreate{sa: sa, initiator: true})
+	sa.tm.queue(&childCreate{sa: sa, initiator: true, config: sa.conn.children[0]})
 	return sa.tm.initiate()
 }
 
