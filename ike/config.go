@@ -2,6 +2,7 @@ package ike
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 // Config is one connection as the engine needs it. It is deliberately small;
 // the swanctl.conf loader will fill it from a connection and its child.
 type Config struct {
+	// Name is the connection's, for logs and the control socket.
+	Name string
 	// Local and Remote are the outer addresses and IKE ports.
 	Local, Remote netip.AddrPort
 	// Proposals are strongSwan IKE proposals, most preferred first, for
@@ -52,6 +55,30 @@ type Config struct {
 	// HalfOpenTimeout bounds how long a responder waits for IKE_AUTH after
 	// IKE_SA_INIT; 0 means 30 s, strongSwan's charon.half_open_timeout.
 	HalfOpenTimeout time.Duration
+
+	// RekeyTime is when the IKE SA is rekeyed (RFC 7296 §2.18), less a
+	// jitter of up to 10%; 0 never.
+	RekeyTime time.Duration
+	// DPDDelay is how long the peer may stay silent (no IKE message, no
+	// ESP on our inbound CHILD_SAs) before an empty INFORMATIONAL checks
+	// that it is alive (RFC 7296 §2.4); 0 disables the check.
+	DPDDelay time.Duration
+	// Jitter returns a random duration in [0, max) that is subtracted
+	// from rekey times, so that two peers with the same configuration do
+	// not rekey at once (strongSwan's rand_time). nil draws it uniformly;
+	// tests return 0 to make the timers exact.
+	Jitter func(max time.Duration) time.Duration
+	// Observer hears about IKE SAs that rekeying makes and about SAs that
+	// go; nil ignores them.
+	Observer Observer
+	// InitialContact makes the initiator send INITIAL_CONTACT in IKE_AUTH
+	// (RFC 7296 §2.4): it holds no other IKE SA with this peer, so the
+	// peer may delete the ones it still has with our identity.
+	InitialContact bool
+	// OnInitialContact is called, without the SA's lock, when an
+	// authenticated peer sends INITIAL_CONTACT; the owner deletes older IKE
+	// SAs with that identity (peerID as message.ID.String renders it).
+	OnInitialContact func(peerID string)
 }
 
 // ChildConfig is one CHILD_SA configuration (swanctl.conf's children).
@@ -66,6 +93,49 @@ type ChildConfig struct {
 	Mode installer.Mode
 	// ReplayWindow for the inbound SA; 0 means 32, strongSwan's default.
 	ReplayWindow uint32
+
+	// RekeyTime starts a rekey (RFC 7296 §1.3.3), less a jitter of up to
+	// LifeTime-RekeyTime (10% of RekeyTime if LifeTime is not longer);
+	// LifeTime deletes the CHILD_SA (0: RekeyTime + 10%, or never if
+	// RekeyTime is 0 too). RekeyBytes/RekeyPackets and
+	// LifeBytes/LifePackets are the same limits in traffic, which the data
+	// plane counts and reports through IKESA.HandleEvent; 0 is unlimited,
+	// and a zero Life limit is the Rekey limit + 10%, as in swanctl.conf.
+	RekeyTime, LifeTime                              time.Duration
+	RekeyBytes, LifeBytes, RekeyPackets, LifePackets uint64
+	// StartAction is for the owner (start the child at load); DPDAction
+	// applies when the peer stops answering, CloseAction when the peer
+	// deletes the CHILD_SA or the IKE SA: ActionStart sets it up again.
+	StartAction, DPDAction, CloseAction Action
+}
+
+// Action is what to do with a CHILD_SA at start-up, when the peer is found
+// dead or when the peer closes it (swanctl.conf's start_action, dpd_action,
+// close_action), with the values of internal/config.Action.
+type Action uint8
+
+const (
+	// ActionNone does nothing (none, clear).
+	ActionNone Action = 0
+	// ActionTrap waits for matching traffic (trap); the engine treats it
+	// as ActionNone.
+	ActionTrap Action = 1 << 0
+	// ActionStart sets the CHILD_SA up again (start, restart).
+	ActionStart Action = 1 << 1
+)
+
+func (a Action) String() string {
+	switch a {
+	case ActionNone:
+		return "none"
+	case ActionTrap:
+		return "trap"
+	case ActionStart:
+		return "start"
+	case ActionTrap | ActionStart:
+		return "trap|start"
+	}
+	return fmt.Sprintf("Action(%d)", uint8(a))
 }
 
 // RetransmitConfig is strongSwan's charon.retransmit_* settings: a request is
@@ -75,6 +145,16 @@ type RetransmitConfig struct {
 	Timeout time.Duration
 	Base    float64
 	Tries   int
+}
+
+// total is how long a request is tried in all: every timeout, the last
+// try's included.
+func (rc RetransmitConfig) total() time.Duration {
+	var sum float64
+	for n := 0; n <= rc.Tries; n++ {
+		sum += float64(rc.Timeout) * math.Pow(rc.Base, float64(n))
+	}
+	return time.Duration(sum)
 }
 
 // DefaultRetransmit is strongSwan's default (retransmit_timeout 4.0,
@@ -87,6 +167,9 @@ type connection struct {
 	ikeSuites []crypto.IKESuite
 	children  []*childConfig
 	localID   *message.ID
+	// newNonce makes the nonces of CREATE_CHILD_SA exchanges; tests
+	// replace it to order the nonces of colliding rekeys (§2.8.1).
+	newNonce func() ([]byte, error)
 }
 
 // childConfig is a checked ChildConfig with its proposals parsed.
@@ -110,7 +193,38 @@ func newChildConfig(cfg ChildConfig) (*childConfig, error) {
 	if len(cfg.LocalTS) == 0 || len(cfg.RemoteTS) == 0 {
 		return nil, fmt.Errorf("%w: child %q: local and remote traffic selectors are required", ErrConfig, cfg.Name)
 	}
+	if cfg.LifeTime > 0 && cfg.RekeyTime > cfg.LifeTime {
+		return nil, fmt.Errorf("%w: child %q: rekey_time %v is beyond life_time %v", ErrConfig, cfg.Name, cfg.RekeyTime, cfg.LifeTime)
+	}
+	// swanctl.conf's defaults: the hard limit is the soft one + 10%.
+	if c.LifeTime == 0 {
+		c.LifeTime = c.RekeyTime + c.RekeyTime/10
+	}
+	if c.LifeBytes == 0 {
+		c.LifeBytes = c.RekeyBytes + c.RekeyBytes/10
+	}
+	if c.LifePackets == 0 {
+		c.LifePackets = c.RekeyPackets + c.RekeyPackets/10
+	}
 	return c, nil
+}
+
+// lifetime is what the data plane enforces on the CHILD_SA's traffic; time
+// stays with the engine's own timers (lifetimes.go).
+func (c *childConfig) lifetime() installer.Lifetime {
+	return installer.Lifetime{
+		Soft: installer.Limits{Bytes: c.RekeyBytes, Packets: c.RekeyPackets},
+		Hard: installer.Limits{Bytes: c.LifeBytes, Packets: c.LifePackets},
+	}
+}
+
+// rekeyJitterMax is strongSwan's rand_time default: the gap between the
+// soft and the hard lifetime, or 10% of the rekey time.
+func (c *childConfig) rekeyJitterMax() time.Duration {
+	if c.LifeTime > c.RekeyTime {
+		return c.LifeTime - c.RekeyTime
+	}
+	return c.RekeyTime / 10
 }
 
 // child finds a CHILD_SA configuration by name.
@@ -169,6 +283,10 @@ func newConnection(cfg Config) (*connection, error) {
 	if c.NATPort == 0 {
 		c.NATPort = 4500
 	}
+	if c.Jitter == nil {
+		c.Jitter = randomJitter
+	}
+	c.newNonce = randomNonce
 	if c.RemoteNATPort == 0 {
 		c.RemoteNATPort = 4500
 	}

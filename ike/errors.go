@@ -30,6 +30,14 @@ var (
 	ErrUnexpected = errors.New("ike: unexpected message")
 	// ErrPeerError: the peer answered with an error notification.
 	ErrPeerError = errors.New("ike: peer reported an error")
+	// ErrTemporaryFailure: the peer cannot do it now (TEMPORARY_FAILURE,
+	// RFC 7296 §2.25); it is retried later.
+	ErrTemporaryFailure = errors.New("ike: temporary failure")
+	// ErrChildSANotFound: the peer has no CHILD_SA with that SPI
+	// (CHILD_SA_NOT_FOUND, RFC 7296 §2.25).
+	ErrChildSANotFound = errors.New("ike: CHILD_SA not found")
+	// ErrNoSuchChild: no configured or installed child has that name.
+	ErrNoSuchChild = errors.New("ike: no such child")
 )
 
 // notifyError is a failure that the responder reports to the peer with an
@@ -54,6 +62,12 @@ func peerError(n *message.Notify) error {
 		return fmt.Errorf("%w: peer sent %v", ErrAuthenticationFailed, n.NotifyType)
 	case message.NotifyTSUnacceptable:
 		return fmt.Errorf("%w: peer sent %v", ErrTSUnacceptable, n.NotifyType)
+	case message.NotifyInvalidKEPayload:
+		return fmt.Errorf("%w: peer sent %v", ErrInvalidKE, n.NotifyType)
+	case message.NotifyTemporaryFailure:
+		return fmt.Errorf("%w: peer sent %v", ErrTemporaryFailure, n.NotifyType)
+	case message.NotifyChildSANotFound:
+		return fmt.Errorf("%w: peer sent %v", ErrChildSANotFound, n.NotifyType)
 	}
 	return fmt.Errorf("%w: %v", ErrPeerError, n.NotifyType)
 }

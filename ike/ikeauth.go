@@ -63,7 +63,12 @@ func (t *ikeAuth) build(msg *message.Message) error {
 	if err != nil {
 		return fmt.Errorf("ike: own ID: %w", err)
 	}
-	msg.Payloads = append(msg.Payloads, &id,
+	msg.Payloads = append(msg.Payloads, &id)
+	if t.initiator && sa.conn.InitialContact {
+		// RFC 7296 §2.4: we hold no other IKE SA with this peer.
+		msg.Payloads = append(msg.Payloads, message.NewNotify(message.NotifyInitialContact, nil))
+	}
+	msg.Payloads = append(msg.Payloads,
 		&message.Auth{Method: message.AuthSharedKeyMIC, Data: sa.pskAuth(t.initiator, body)})
 	return nil
 }
@@ -99,7 +104,23 @@ func (t *ikeAuth) process(msg *message.Message) (taskStatus, error) {
 	if !t.initiator && sa.halfOpen != nil {
 		sa.halfOpen.Stop()
 	}
-	return taskDone, sa.transition(StateConnecting, StateEstablished)
+	if err := sa.transition(StateConnecting, StateEstablished); err != nil {
+		return taskDone, err
+	}
+	sa.onEstablished(id.String(), !t.initiator && msg.Notify(message.NotifyInitialContact) != nil)
+	return taskDone, nil
+}
+
+// onEstablished starts an authenticated SA's timers, and passes the peer's
+// INITIAL_CONTACT on to the owner, which deletes the older IKE SAs it
+// still holds with that identity (RFC 7296 §2.4).
+func (sa *IKESA) onEstablished(peerID string, initialContact bool) {
+	now := sa.conn.Clock.Now()
+	sa.established, sa.lastRecv, sa.peerID = now, now, peerID
+	sa.startTimers()
+	if f := sa.conn.OnInitialContact; initialContact && f != nil {
+		sa.later(func() { f(peerID) })
+	}
 }
 
 func (t *ikeAuth) verify(id *message.ID, auth *message.Auth) error {

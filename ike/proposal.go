@@ -20,15 +20,20 @@ func ikeProposal(num uint8, s crypto.IKESuite) message.Proposal {
 	return p
 }
 
-// espProposal encodes an ESP suite with our inbound SPI. The D-H transform
-// is left out: IKE_AUTH's CHILD_SA reuses IKE_SA_INIT's exchange (RFC 7296
-// §1.2), and strongSwan strips it there too.
-func espProposal(num uint8, s crypto.Suite, spi uint32) message.Proposal {
+// espProposal encodes an ESP suite with our inbound SPI (RFC 7296
+// §3.3.1). With pfs, a suite's D-H group goes in as a D-H transform, which
+// asks for a KE payload in CREATE_CHILD_SA (§1.3.1). IKE_AUTH's CHILD_SA
+// reuses IKE_SA_INIT's key exchange (§1.2) and leaves it out, as
+// strongSwan does.
+func espProposal(num uint8, s crypto.Suite, spi uint32, pfs bool) message.Proposal {
 	p := message.Proposal{Number: num, Protocol: message.ProtocolESP,
 		SPI: []byte{byte(spi >> 24), byte(spi >> 16), byte(spi >> 8), byte(spi)}}
 	p.Transforms = append(p.Transforms, encrTransform(s.EncrID, s.EncrKeyBits))
 	if s.IntegID != crypto.AuthNone {
 		p.Transforms = append(p.Transforms, message.Transform{Type: message.TransformInteg, ID: s.IntegID})
+	}
+	if pfs && s.DHGroup != crypto.DHGroupNone {
+		p.Transforms = append(p.Transforms, message.Transform{Type: message.TransformDH, ID: s.DHGroup})
 	}
 	esn := message.ESNNo
 	if s.ESN {
@@ -36,6 +41,18 @@ func espProposal(num uint8, s crypto.Suite, spi uint32) message.Proposal {
 	}
 	p.Transforms = append(p.Transforms, message.Transform{Type: message.TransformESN, ID: esn})
 	return p
+}
+
+// withoutDH drops a proposal's D-H transforms, which IKE_AUTH ignores.
+func withoutDH(p message.Proposal) message.Proposal {
+	q := p
+	q.Transforms = nil
+	for _, t := range p.Transforms {
+		if t.Type != message.TransformDH {
+			q.Transforms = append(q.Transforms, t)
+		}
+	}
+	return q
 }
 
 func encrTransform(id uint16, bits int) message.Transform {
@@ -109,11 +126,18 @@ func selectIKE(ours []crypto.IKESuite, theirs []message.Proposal) (crypto.IKESui
 }
 
 // selectESP is selectIKE for ESP proposals; the chosen proposal carries the
-// peer's SPI, which the caller replaces with its own.
-func selectESP(ours []crypto.Suite, theirs []message.Proposal) (crypto.Suite, message.Proposal, bool) {
+// peer's SPI, which the caller replaces with its own. Without pfs (IKE_AUTH)
+// D-H transforms play no part and the suite comes back without a group.
+func selectESP(ours []crypto.Suite, theirs []message.Proposal, pfs bool) (crypto.Suite, message.Proposal, bool) {
 	for _, s := range ours {
+		if !pfs {
+			s.DHGroup = crypto.DHGroupNone
+		}
 		for _, p := range theirs {
-			if p.Protocol == message.ProtocolESP && covers(p, espProposal(p.Number, s, 0)) {
+			if !pfs {
+				p = withoutDH(p)
+			}
+			if p.Protocol == message.ProtocolESP && covers(p, espProposal(p.Number, s, 0, pfs)) {
 				return s, p, true
 			}
 		}

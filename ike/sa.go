@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,10 +48,31 @@ type IKESA struct {
 	local, remote netip.AddrPort
 	nat           natState
 
-	children []ChildSA
-	tm       taskManager
-	halfOpen Timer
-	outbox   []outgoing
+	children []*childSA
+	// childErrors says why a child the peer refused is missing.
+	childErrors map[string]error
+	created     time.Time
+	tm          taskManager
+	halfOpen    Timer
+	outbox      []outgoing
+	// deferred are calls to make once the lock is released: the Observer
+	// and OnInitialContact, and other SAs' sends.
+	deferred []func()
+
+	// established is when IKE_AUTH, or the rekey that made this SA,
+	// completed; lastRecv when the peer last sent an authentic message.
+	established, lastRecv time.Time
+	// peerID is the peer's authenticated identity (inherited on rekey).
+	peerID string
+	// rekeyAt is when RekeyTime rekeys the SA; the timers are the IKE
+	// rekey's, DPD's and the wait for the peer's Delete of a replaced SA.
+	rekeyAt                          time.Time
+	rekeyTimer, dpdTimer, deathTimer Timer
+	// closing: we are deleting the SA on purpose, so nothing restarts;
+	// peerClosed: the peer deleted it, so CloseAction applies.
+	closing, peerClosed bool
+	// restart names the children to set up again, fixed when destroyed.
+	restart []string
 }
 
 // outgoing is a datagram waiting to be sent once the SA's lock is released.
@@ -87,7 +111,8 @@ func newIKESA(cfg Config, initiator bool) (*IKESA, error) {
 	if err != nil {
 		return nil, err
 	}
-	sa := &IKESA{conn: conn, initiator: initiator, state: StateCreated, local: conn.Local, remote: conn.Remote}
+	sa := &IKESA{conn: conn, initiator: initiator, state: StateCreated, local: conn.Local, remote: conn.Remote,
+		created: conn.Clock.Now()}
 	spi, err := randomSPI()
 	if err != nil {
 		return nil, err
@@ -106,14 +131,34 @@ func newIKESA(cfg Config, initiator bool) (*IKESA, error) {
 	return sa, nil
 }
 
+// unlock releases the SA's lock, then sends what the SA queued and makes
+// the deferred calls: nothing leaves the SA while it holds its lock.
+func (sa *IKESA) unlock() {
+	out := sa.takeOutbox()
+	calls := sa.deferred
+	sa.deferred = nil
+	sa.mu.Unlock()
+	sa.send(out)
+	for _, f := range calls {
+		f()
+	}
+}
+
+// later defers f until the lock is released.
+func (sa *IKESA) later(f func()) { sa.deferred = append(sa.deferred, f) }
+
+// flush sends what another goroutine's work left queued on sa (an SA that
+// a rekey made while its parent's lock was held).
+func (sa *IKESA) flush() {
+	sa.mu.Lock()
+	sa.unlock()
+}
+
 // Initiate starts IKE_SA_INIT, then IKE_AUTH with the first CHILD_SA.
 func (sa *IKESA) Initiate() error {
 	sa.mu.Lock()
-	err := sa.initiate()
-	out := sa.takeOutbox()
-	sa.mu.Unlock()
-	sa.send(out)
-	return err
+	defer sa.unlock()
+	return sa.initiate()
 }
 
 func (sa *IKESA) initiate() error {
@@ -127,7 +172,7 @@ func (sa *IKESA) initiate() error {
 	sa.tm.queue(&ikeInit{sa: sa, initiator: true, group: group})
 	sa.tm.queue(&natDetection{sa: sa, initiator: true})
 	sa.tm.queue(&ikeAuth{sa: sa, initiator: true})
-	sa.tm.queue(&childCreate{sa: sa, initiator: true, config: sa.conn.children[0]})
+	sa.tm.queue(&childCreate{sa: sa, initiator: true, auth: true, config: sa.conn.children[0]})
 	return sa.tm.initiate()
 }
 
@@ -139,11 +184,8 @@ func (sa *IKESA) initiate() error {
 // SA has already done what the protocol requires.
 func (sa *IKESA) HandleDatagram(datagram []byte, from, to netip.AddrPort) error {
 	sa.mu.Lock()
-	err := sa.tm.handle(datagram, from, to)
-	out := sa.takeOutbox()
-	sa.mu.Unlock()
-	sa.send(out)
-	return err
+	defer sa.unlock()
+	return sa.tm.handle(datagram, from, to)
 }
 
 // State returns the SA's state.
@@ -167,11 +209,65 @@ func (sa *IKESA) SPIs() (spiI, spiR uint64) {
 	return sa.spiI, sa.spiR
 }
 
-// Children returns the installed CHILD_SAs.
+// Children returns the installed CHILD_SAs, including those being rekeyed
+// or deleted.
 func (sa *IKESA) Children() []ChildSA {
 	sa.mu.Lock()
 	defer sa.mu.Unlock()
-	return append([]ChildSA(nil), sa.children...)
+	out := make([]ChildSA, len(sa.children))
+	for i, c := range sa.children {
+		out[i] = c.ChildSA
+	}
+	return out
+}
+
+// ChildError says why the named child was not set up on this IKE SA: the
+// peer's notification (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE) or our refusal
+// of its answer; nil if it was not refused.
+func (sa *IKESA) ChildError(name string) error {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	return sa.childErrors[name]
+}
+
+func (sa *IKESA) setChildError(name string, err error) {
+	if sa.childErrors == nil {
+		sa.childErrors = map[string]error{}
+	}
+	sa.childErrors[name] = err
+}
+
+// Name is the connection's name (Config.Name).
+func (sa *IKESA) Name() string { return sa.conn.Name }
+
+// Initiator reports whether we are the SA's original initiator: the
+// initiator of IKE_SA_INIT, or of the rekey that made it (RFC 7296 §2.18).
+func (sa *IKESA) Initiator() bool {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	return sa.initiator
+}
+
+// LocalSPI is the SPI we chose, which the owner routes by: the initiator's
+// if we are the initiator, else the responder's.
+func (sa *IKESA) LocalSPI() uint64 {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	if sa.initiator {
+		return sa.spiI
+	}
+	return sa.spiR
+}
+
+// RestartChildren names the children the owner should set up again after
+// the SA was destroyed: those with DPDAction start when the peer stopped
+// answering (Err is ErrTimeout), those with CloseAction start when the peer
+// deleted the SA. It is empty while the SA lives, after Close and after a
+// rekey moved the children on.
+func (sa *IKESA) RestartChildren() []string {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	return slices.Clone(sa.restart)
 }
 
 func (sa *IKESA) transition(from, to State) error {
@@ -186,23 +282,62 @@ func (sa *IKESA) transition(from, to State) error {
 	return nil
 }
 
-// fail destroys the SA: timers stop, installed CHILD_SAs are removed.
+// fail destroys the SA because of err.
 func (sa *IKESA) fail(err error) {
 	if sa.state == StateDestroyed {
 		return
 	}
 	sa.log.Warn("IKE SA failed", zap.Error(err))
+	sa.destroy(err)
+}
+
+// destroy ends the SA: timers stop, installed CHILD_SAs are removed, and
+// the Observer hears of it once the lock is released. err is nil for a
+// clean delete.
+func (sa *IKESA) destroy(err error) {
+	if sa.state == StateDestroyed {
+		return
+	}
 	_ = sa.transition(sa.state, StateDestroyed)
 	sa.err = err
 	sa.tm.stop()
-	if sa.halfOpen != nil {
-		sa.halfOpen.Stop()
+	for _, t := range []Timer{sa.halfOpen, sa.rekeyTimer, sa.dpdTimer, sa.deathTimer} {
+		stopTimer(t)
 	}
+	sa.restart = sa.childrenToRestart(err)
+	for len(sa.children) > 0 {
+		c := sa.children[0]
+		c.successor = nil
+		sa.removeChild(c)
+	}
+	if len(sa.restart) > 0 {
+		sa.log.Info("children to restart", zap.Strings("children", sa.restart))
+	}
+	if obs := sa.conn.Observer; obs != nil {
+		sa.later(func() { obs.Destroyed(sa) })
+	}
+}
+
+// childrenToRestart applies the children's actions (swanctl.conf's
+// dpd_action and close_action): a peer that stopped answering restarts the
+// DPDAction start children, a peer that closed the SA the CloseAction
+// start ones. Our own Close restarts nothing.
+func (sa *IKESA) childrenToRestart(err error) []string {
+	var names []string
 	for _, c := range sa.children {
-		_ = sa.conn.Installer.Delete(c.InboundSPI, installer.Inbound)
-		_ = sa.conn.Installer.Delete(c.OutboundSPI, installer.Outbound)
+		var action Action
+		switch {
+		case sa.closing:
+		case errors.Is(err, ErrTimeout):
+			action = c.config.DPDAction
+		case sa.peerClosed:
+			action = c.config.CloseAction
+		}
+		if action&ActionStart != 0 && !slices.Contains(names, c.Name) {
+			names = append(names, c.Name)
+		}
 	}
-	sa.children = nil
+	return names
 }
 
 // armHalfOpen makes a responder give up an IKE SA whose IKE_AUTH never
@@ -210,7 +345,7 @@ func (sa *IKESA) fail(err error) {
 func (sa *IKESA) armHalfOpen() {
 	sa.halfOpen = sa.conn.Clock.AfterFunc(sa.conn.HalfOpenTimeout, func() {
 		sa.mu.Lock()
-		defer sa.mu.Unlock()
+		defer sa.unlock()
 		if sa.state == StateConnecting {
 			sa.fail(fmt.Errorf("%w: no IKE_AUTH within %v (half-open)", ErrTimeout, sa.conn.HalfOpenTimeout))
 		}
@@ -224,6 +359,12 @@ func (sa *IKESA) deriveKeys(suite crypto.IKESuite, sharedSecret []byte) error {
 	if err != nil {
 		return err
 	}
+	return sa.keysFromSKEYSEED(suite, skeyseed)
+}
+
+// keysFromSKEYSEED derives {SK_d | SK_ai | ... | SK_pr} from SKEYSEED with
+// the SA's nonces and SPIs (RFC 7296 §2.14) and builds the transforms.
+func (sa *IKESA) keysFromSKEYSEED(suite crypto.IKESuite, skeyseed []byte) error {
 	keys, err := suite.DeriveKeys(skeyseed, sa.ni, sa.nr, sa.spiI, sa.spiR)
 	if err != nil {
 		return err
@@ -311,14 +452,15 @@ func (sa *IKESA) followPeer(from, to netip.AddrPort) {
 	sa.log.Info("peer's address changed (NAT mapping)", zap.Stringer("from", sa.remote), zap.Stringer("to", from))
 	sa.remote = from
 	for _, c := range sa.children {
-		for _, dir := range []installer.Direction{installer.Inbound, installer.Outbound} {
-			spi := c.InboundSPI
-			if dir == installer.Outbound {
-				spi = c.OutboundSPI
-			}
-			if err := sa.conn.Installer.Update(spi, dir, from); err != nil {
-				sa.log.Warn("cannot move CHILD_SA to the peer's new address", zap.Error(err))
-			}
+		if err := sa.conn.Installer.Update(c.InboundSPI, installer.Inbound, from); err != nil {
+			sa.log.Warn("cannot move CHILD_SA to the peer's new address", zap.Error(err))
+		}
+		c.outbound.Remote = from
+		if !c.outInstalled || c.outRemoved {
+			continue
+		}
+		if err := sa.conn.Installer.Update(c.OutboundSPI, installer.Outbound, from); err != nil {
+			sa.log.Warn("cannot move CHILD_SA to the peer's new address", zap.Error(err))
 		}
 	}
 }
@@ -342,4 +484,12 @@ func randomNonce() ([]byte, error) {
 		return nil, fmt.Errorf("ike: random nonce: %w", err)
 	}
 	return n, nil
+}
+
+// randomJitter draws the rekey jitter uniformly from [0, max).
+func randomJitter(max time.Duration) time.Duration {
+	if max <= 0 {
+		return 0
+	}
+	return time.Duration(mathrand.Int64N(int64(max)))
 }

@@ -13,12 +13,16 @@ const (
 	StateConnecting
 	// StateEstablished: IKE_AUTH succeeded; the SA carries exchanges.
 	StateEstablished
-	// StateRekeying: an IKE SA rekey is under way (not yet implemented).
+	// StateRekeying: our IKE SA rekey (CREATE_CHILD_SA) is under way.
 	StateRekeying
 	// StateDeleting: a Delete was sent and its response is awaited.
 	StateDeleting
 	// StateDestroyed: the SA is gone; it ignores every message.
 	StateDestroyed
+	// StateRekeyed: a new IKE SA has replaced this one (RFC 7296 §2.18),
+	// or it is the redundant SA of a rekey collision (§2.8.2); it only
+	// waits for the peer's Delete.
+	StateRekeyed
 )
 
 func (s State) String() string {
@@ -35,6 +39,8 @@ func (s State) String() string {
 		return "DELETING"
 	case StateDestroyed:
 		return "DESTROYED"
+	case StateRekeyed:
+		return "REKEYED"
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
@@ -43,8 +49,9 @@ func (s State) String() string {
 var allowedTransitions = map[State][]State{
 	StateCreated:     {StateConnecting, StateDestroyed},
 	StateConnecting:  {StateEstablished, StateDestroyed},
-	StateEstablished: {StateRekeying, StateDeleting, StateDestroyed},
-	StateRekeying:    {StateEstablished, StateDeleting, StateDestroyed},
+	StateEstablished: {StateRekeying, StateRekeyed, StateDeleting, StateDestroyed},
+	StateRekeying:    {StateEstablished, StateRekeyed, StateDeleting, StateDestroyed},
+	StateRekeyed:     {StateDeleting, StateDestroyed},
 	StateDeleting:    {StateDestroyed},
 }
 

@@ -31,7 +31,9 @@ type taskStatus uint8
 const (
 	// taskDone: the task has finished its part of the exchange.
 	taskDone taskStatus = iota
-	// taskRetry: the exchange must start over (INVALID_KE_PAYLOAD).
+	// taskRetry: the exchange must start over (INVALID_KE_PAYLOAD):
+	// IKE_SA_INIT with message ID 0 again (RFC 7296 §1.2), any other as a
+	// new exchange with the next message ID.
 	taskRetry
 )
 
@@ -70,21 +72,54 @@ type taskManager struct {
 
 func (tm *taskManager) queue(t task) { tm.queued = append(tm.queued, t) }
 
+// queueFirst puts t before every queued task: the Delete that completes a
+// rekey goes out before anything else (RFC 7296 §1.3.3, §2.8).
+func (tm *taskManager) queueFirst(t task) { tm.queued = append([]task{t}, tm.queued...) }
+
+// skipper is a task that may have become pointless while it was queued (a
+// rekey of a CHILD_SA the peer has already replaced or deleted).
+type skipper interface {
+	skip() bool
+}
+
 // initiate starts the next queued exchange unless one is active (window
-// size 1, RFC 7296 §2.3).
+// size 1, RFC 7296 §2.3). IKE_SA_INIT's and IKE_AUTH's tasks share their
+// exchange; every CREATE_CHILD_SA and INFORMATIONAL task has its own.
 func (tm *taskManager) initiate() error {
 	in := &tm.initiating
-	if len(in.active) > 0 || len(tm.queued) == 0 {
-		return nil
+	for len(in.active) == 0 && len(tm.queued) > 0 && tm.sa.state != StateDestroyed {
+		if s, ok := tm.queued[0].(skipper); ok && s.skip() {
+			tm.queued = tm.queued[1:]
+			continue
+		}
+		ex := tm.queued[0].exchange()
+		n := 1
+		if ex == message.ExchangeIKESAInit || ex == message.ExchangeIKEAuth {
+			for n < len(tm.queued) && tm.queued[n].exchange() == ex {
+				n++
+			}
+		}
+		in.active = append([]task(nil), tm.queued[:n]...)
+		tm.queued = tm.queued[n:]
+		return tm.sendRequest()
 	}
-	ex := tm.queued[0].exchange()
-	n := 1
-	for n < len(tm.queued) && tm.queued[n].exchange() == ex {
-		n++
+	return nil
+}
+
+// activeTask returns the active task of type T, if any.
+func activeTask[T task](tm *taskManager) (T, bool) {
+	for _, t := range tm.initiating.active {
+		if v, ok := t.(T); ok {
+			return v, true
+		}
 	}
-	in.active = append([]task(nil), tm.queued[:n]...)
-	tm.queued = tm.queued[n:]
-	return tm.sendRequest()
+	var zero T
+	return zero, false
+}
+
+// busy reports whether our request is outstanding or waiting to go.
+func (tm *taskManager) busy() bool {
+	return len(tm.initiating.active) > 0 || len(tm.queued) > 0
 }
 
 // sendRequest builds the active tasks' request and sends it.
@@ -129,10 +164,8 @@ func (tm *taskManager) armRetransmit() {
 	delay := time.Duration(float64(rc.Timeout) * math.Pow(rc.Base, float64(in.retransmits)))
 	in.timer = sa.conn.Clock.AfterFunc(delay, func() {
 		sa.mu.Lock()
+		defer sa.unlock()
 		tm.retransmit(gen)
-		out := sa.takeOutbox()
-		sa.mu.Unlock()
-		sa.send(out)
 	})
 }
 
@@ -233,13 +266,23 @@ func (tm *taskManager) handleResponse(hdr message.Header, datagram []byte, from,
 		return fmt.Errorf("ike: dropped: %w", err)
 	}
 	sa.log.Debug("received response", zap.Stringer("message", msg))
+	sa.lastRecv = sa.conn.Clock.Now()
 	if hdr.Exchange == message.ExchangeIKESAInit {
 		sa.initResponse = append([]byte(nil), datagram...)
 	} else {
 		sa.followPeer(from, to)
 	}
+	// The exchange is over whatever the tasks make of it: the timer stops
+	// and the next request takes the next message ID.
+	if in.timer != nil {
+		in.timer.Stop()
+		in.timer = nil
+	}
+	in.generation++
+	in.request = nil
+	active := in.active
 	retry := false
-	for _, t := range in.active {
+	for _, t := range active {
 		status, err := t.process(msg)
 		if err != nil {
 			if fn, ok := t.(failureNotifier); ok {
@@ -252,23 +295,21 @@ func (tm *taskManager) handleResponse(hdr message.Header, datagram []byte, from,
 		}
 		retry = retry || status == taskRetry
 	}
-	if retry {
-		// Only IKE_SA_INIT retries: it starts over with message ID 0 and
-		// no responder SPI (RFC 7296 §1.2).
-		sa.spiR = 0
-		return tm.sendRequest()
-	}
-	if in.timer != nil {
-		in.timer.Stop()
-		in.timer = nil
-	}
-	in.generation++
-	in.request = nil
-	in.active = nil
-	in.messageID++
 	if sa.state == StateDestroyed {
 		return sa.err
 	}
+	if retry {
+		if hdr.Exchange == message.ExchangeIKESAInit {
+			// IKE_SA_INIT starts over with message ID 0 and no
+			// responder SPI (RFC 7296 §1.2).
+			sa.spiR = 0
+			return tm.sendRequest()
+		}
+		in.messageID++
+		return tm.sendRequest()
+	}
+	in.active = nil
+	in.messageID++
 	if hdr.Exchange == message.ExchangeIKESAInit {
 		sa.floatToNATPort()
 	}
@@ -287,8 +328,7 @@ func (tm *taskManager) handleRequest(hdr message.Header, datagram []byte, from, 
 	if hdr.MessageID != rs.messageID {
 		return fmt.Errorf("%w: request message ID %d, expected %d", ErrUnexpected, hdr.MessageID, rs.messageID)
 	}
-	tasks, err := tm.responderTasks(hdr.Exchange)
-	if err != nil {
+	if err := tm.acceptsRequest(hdr.Exchange); err != nil {
 		return err
 	}
 	msg, err := tm.decode(hdr, datagram)
@@ -301,8 +341,10 @@ func (tm *taskManager) handleRequest(hdr message.Header, datagram []byte, from, 
 		sa.initRequest = append([]byte(nil), datagram...)
 		sa.local, sa.remote = to, from
 	} else {
+		sa.lastRecv = sa.conn.Clock.Now()
 		sa.followPeer(from, to)
 	}
+	tasks := tm.responderTasks(hdr.Exchange, msg)
 	resp := &message.Message{Header: message.Header{
 		SPIi: hdr.SPIi, SPIr: sa.spiR,
 		Exchange:  hdr.Exchange,
@@ -368,8 +410,12 @@ func (tm *taskManager) handleRequest(hdr message.Header, datagram []byte, from, 
 				return err
 			}
 		}
+		if f, ok := t.(finisher); ok {
+			f.afterResponse()
+		}
 	}
-	return nil
+	// A responder task may have queued work of ours (a restarted child).
+	return tm.initiate()
 }
 
 // failureNotifier is a task whose failure the peer must hear about in a
@@ -383,6 +429,12 @@ type failureNotifier interface {
 // destroyer is a responder task after whose response the IKE SA must go.
 type destroyer interface {
 	destroyAfterResponse() error
+}
+
+// finisher is a responder task with work to do once its response is on
+// its way: a rekeyed IKE SA announced, a deleted one destroyed.
+type finisher interface {
+	afterResponse()
 }
 
 // sendFailureNotify sends an INFORMATIONAL request carrying n just before the
@@ -407,19 +459,59 @@ func (tm *taskManager) sendFailureNotify(n *message.Notify) {
 	sa.queueSend(b)
 }
 
-// responderTasks creates the tasks that answer a request of exchange ex in
-// the SA's current state; anything else is dropped.
-func (tm *taskManager) responderTasks(ex message.ExchangeType) ([]task, error) {
+// acceptsRequest says whether a request of exchange ex may be processed in
+// the SA's current state; anything else is dropped before it is even
+// decrypted. CREATE_CHILD_SA and INFORMATIONAL need a completed IKE_AUTH
+// (RFC 7296 §1.3, §1.4).
+func (tm *taskManager) acceptsRequest(ex message.ExchangeType) error {
 	sa := tm.sa
-	switch {
-	case ex == message.ExchangeIKESAInit && !sa.initiator && sa.state == StateCreated:
-		return []task{&ikeInit{sa: sa}, &natDetection{sa: sa}}, nil
-	case ex == message.ExchangeIKEAuth && !sa.initiator && sa.state == StateConnecting && sa.recvT != nil:
-		return []task{&ikeAuth{sa: sa}, &childCreate{sa: sa}}, nil
-	case ex == message.ExchangeInformational && sa.state == StateEstablished:
-		return []task{&informational{}}, nil
+	ok := false
+	switch ex {
+	case message.ExchangeIKESAInit:
+		ok = !sa.initiator && sa.state == StateCreated
+	case message.ExchangeIKEAuth:
+		ok = !sa.initiator && sa.state == StateConnecting && sa.recvT != nil
+	case message.ExchangeCreateChildSA, message.ExchangeInformational:
+		switch sa.state {
+		case StateEstablished, StateRekeying, StateRekeyed, StateDeleting:
+			ok = true
+		}
 	}
-	return nil, fmt.Errorf("%w: %v request in state %v", ErrUnexpected, ex, sa.state)
+	if !ok {
+		return fmt.Errorf("%w: %v request in state %v", ErrUnexpected, ex, sa.state)
+	}
+	return nil
+}
+
+// responderTasks creates the tasks that answer a request. CREATE_CHILD_SA
+// is told apart by its payloads (RFC 7296 §1.3): an SA payload for
+// protocol IKE rekeys the IKE SA, a REKEY_SA notify a CHILD_SA, anything
+// else creates one. INFORMATIONAL by its Delete payloads (§1.4.1).
+func (tm *taskManager) responderTasks(ex message.ExchangeType, msg *message.Message) []task {
+	sa := tm.sa
+	switch ex {
+	case message.ExchangeIKESAInit:
+		return []task{&ikeInit{sa: sa}, &natDetection{sa: sa}}
+	case message.ExchangeIKEAuth:
+		return []task{&ikeAuth{sa: sa}, &childCreate{sa: sa, auth: true}}
+	case message.ExchangeCreateChildSA:
+		if p, ok := msg.Find(message.PayloadSA).(*message.SA); ok && len(p.Proposals) > 0 && p.Proposals[0].Protocol == message.ProtocolIKE {
+			return []task{&ikeRekey{sa: sa}}
+		}
+		if msg.Notify(message.NotifyRekeySA) != nil {
+			return []task{&childRekey{sa: sa}}
+		}
+		return []task{&childCreate{sa: sa}}
+	}
+	for _, p := range msg.FindAll(message.PayloadDelete) {
+		if d, ok := p.(*message.Delete); ok && d.Protocol == message.ProtocolIKE {
+			return []task{&ikeDelete{sa: sa}}
+		}
+	}
+	if msg.Find(message.PayloadDelete) != nil {
+		return []task{&childDelete{sa: sa}}
+	}
+	return []task{&informational{}}
 }
 
 // ourFlags is the Initiator flag if we are the IKE SA's original initiator.
@@ -442,26 +534,4 @@ func (sa *IKESA) encode(msg *message.Message) ([]byte, error) {
 	b, err := message.Seal(msg, sa.sendT, sa.sendCounter)
 	sa.sendCounter++
 	return b, err
-}
-
-// informational answers an INFORMATIONAL request with an empty response
-// (RFC 7296 §1.4): a liveness check, or the initiator's AUTHENTICATION_FAILED,
-// after which the SA goes. Deletes and other notifications come later.
-type informational struct {
-	authFailed bool
-}
-
-func (*informational) exchange() message.ExchangeType { return message.ExchangeInformational }
-func (*informational) build(*message.Message) error   { return nil }
-
-func (t *informational) process(msg *message.Message) (taskStatus, error) {
-	t.authFailed = msg.Notify(message.NotifyAuthenticationFailed) != nil
-	return taskDone, nil
-}
-
-func (t *informational) destroyAfterResponse() error {
-	if t.authFailed {
-		return fmt.Errorf("%w: the peer could not authenticate us (AUTHENTICATION_FAILED)", ErrAuthenticationFailed)
-	}
-	return nil
 }
