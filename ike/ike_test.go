@@ -26,7 +26,9 @@ var (
 )
 
 type peer struct {
-	name     string
+	name string
+	// sa is the peer's current IKE SA: the one it started with, then each
+	// established SA an IKE rekey made (Observer.Rekeyed).
 	sa       *IKESA
 	recorder *installertest.Recorder
 	mu       sync.Mutex
@@ -34,6 +36,47 @@ type peer struct {
 	addr     netip.AddrPort
 	// lastFrom and lastTo are the endpoints of the last datagram sent.
 	lastFrom, lastTo netip.AddrPort
+	// sas are all the IKE SAs the peer has held, which deliver routes
+	// to by SPI as an owner does; rekeyed and destroyed record what the
+	// Observer heard.
+	sas       []*IKESA
+	rekeyed   [][2]*IKESA
+	destroyed []*IKESA
+}
+
+// Rekeyed and Destroyed make the peer the SAs' Observer.
+func (p *peer) Rekeyed(old, next *IKESA) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sas = append(p.sas, next)
+	p.rekeyed = append(p.rekeyed, [2]*IKESA{old, next})
+	if next.State() == StateEstablished {
+		p.sa = next
+	}
+}
+
+func (p *peer) Destroyed(sa *IKESA) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.destroyed = append(p.destroyed, sa)
+}
+
+// route finds the SA a datagram belongs to by its SPIs, as an owner does.
+func (p *peer) route(t testing.TB, b []byte) *IKESA {
+	t.Helper()
+	h, err := message.ParseHeader(b)
+	if err != nil {
+		return p.sa
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k := len(p.sas) - 1; k >= 0; k-- {
+		spiI, spiR := p.sas[k].SPIs()
+		if spiI == h.SPIi && spiR == h.SPIr && spiR != 0 {
+			return p.sas[k]
+		}
+	}
+	return p.sa
 }
 
 func (p *peer) send(b []byte, from, to netip.AddrPort) {
@@ -67,7 +110,7 @@ func (p *peer) pending() int {
 func deliver(t testing.TB, from, to *peer) []byte {
 	t.Helper()
 	b := from.take(t)
-	if err := to.sa.HandleDatagram(b, from.lastFrom, from.lastTo); err != nil {
+	if err := to.route(t, b).HandleDatagram(b, from.lastFrom, from.lastTo); err != nil {
 		t.Logf("%s: %v", to.name, err)
 	}
 	return b
@@ -110,6 +153,17 @@ func newPair(t testing.TB, mutate func(i, r *Config)) (*peer, *peer, *FakeClock)
 	}
 	ci.Installer, ci.Send, ci.Clock = pi.recorder, pi.send, clock
 	cr.Installer, cr.Send, cr.Clock = pr.recorder, pr.send, clock
+	for _, c := range []*Config{&ci, &cr} {
+		if c.Jitter == nil {
+			c.Jitter = func(time.Duration) time.Duration { return 0 }
+		}
+	}
+	if ci.Observer == nil {
+		ci.Observer = pi
+	}
+	if cr.Observer == nil {
+		cr.Observer = pr
+	}
 	var err error
 	if pi.sa, err = NewInitiator(ci); err != nil {
 		t.Fatal(err)
@@ -117,6 +171,7 @@ func newPair(t testing.TB, mutate func(i, r *Config)) (*peer, *peer, *FakeClock)
 	if pr.sa, err = NewResponder(cr); err != nil {
 		t.Fatal(err)
 	}
+	pi.sas, pr.sas = []*IKESA{pi.sa}, []*IKESA{pr.sa}
 	return pi, pr, clock
 }
 
