@@ -236,7 +236,7 @@ func TestChildRekeyPFSMismatch(t *testing.T) {
 //	N4 (a's Nr) <-------/ /----- ...
 func TestChildRekeyCollision(t *testing.T) {
 	for k, nonces := range [][4]byte{
-		{0x00, 0xff, 0xff, 0xff}, // a's exchange has the lowest: it survives b's
+		{0x00, 0xff, 0xff, 0xff}, // a's exchange has the lowest nonce: its SA goes
 		{0xff, 0x00, 0xff, 0xff},
 		{0xff, 0xff, 0x00, 0xff},
 		{0xff, 0xff, 0xff, 0x00},
