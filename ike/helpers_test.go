@@ -26,6 +26,20 @@ func hold(t testing.TB, p *peer) datagram {
 	return datagram{b: b, from: p.lastFrom, to: p.lastTo}
 }
 
+// holdAll takes every datagram p has sent, in order (all between the same
+// endpoints).
+func holdAll(t testing.TB, p *peer) []datagram {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []datagram
+	for _, b := range p.sent {
+		out = append(out, datagram{b: b, from: p.lastFrom, to: p.lastTo})
+	}
+	p.sent = nil
+	return out
+}
+
 // deliverTo hands a held datagram to p and returns it decrypted, so the
 // test can look at what travelled.
 func (d datagram) deliverTo(t testing.TB, p *peer) *message.Message {
