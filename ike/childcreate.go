@@ -128,7 +128,9 @@ func (t *childCreate) processResponse(resp *message.Message) error {
 	sa := t.sa
 	for _, n := range resp.Notifies() {
 		if n.NotifyType.IsError() {
-			sa.log.Warn("CHILD_SA not created", zap.Stringer("notify", n.NotifyType))
+			sa.log.Warn("CHILD_SA not created: the peer refused it", zap.String("child", t.config.Name),
+				zap.Stringer("notify", n.NotifyType))
+			sa.setChildError(t.config.Name, peerError(n))
 			return nil
 		}
 	}

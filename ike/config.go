@@ -15,6 +15,8 @@ import (
 // Config is one connection as the engine needs it. It is deliberately small;
 // the swanctl.conf loader will fill it from a connection and its child.
 type Config struct {
+	// Name is the connection's, for logs and the control socket.
+	Name string
 	// Local and Remote are the outer addresses and IKE ports.
 	Local, Remote netip.AddrPort
 	// Proposals are strongSwan IKE proposals, most preferred first, for

@@ -46,7 +46,10 @@ type IKESA struct {
 	nat           natState
 
 	children []ChildSA
-	tm       taskManager
+	// childErrors says why a child the peer refused is missing.
+	childErrors map[string]error
+	created     time.Time
+	tm          taskManager
 	halfOpen Timer
 	outbox   []outgoing
 }
@@ -87,7 +90,8 @@ func newIKESA(cfg Config, initiator bool) (*IKESA, error) {
 	if err != nil {
 		return nil, err
 	}
-	sa := &IKESA{conn: conn, initiator: initiator, state: StateCreated, local: conn.Local, remote: conn.Remote}
+	sa := &IKESA{conn: conn, initiator: initiator, state: StateCreated, local: conn.Local, remote: conn.Remote,
+		created: conn.Clock.Now()}
 	spi, err := randomSPI()
 	if err != nil {
 		return nil, err
@@ -172,6 +176,22 @@ func (sa *IKESA) Children() []ChildSA {
 	sa.mu.Lock()
 	defer sa.mu.Unlock()
 	return append([]ChildSA(nil), sa.children...)
+}
+
+// ChildError says why the named child was not set up on this IKE SA: the
+// peer's notification (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE) or our refusal
+// of its answer; nil if it was not refused.
+func (sa *IKESA) ChildError(name string) error {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	return sa.childErrors[name]
+}
+
+func (sa *IKESA) setChildError(name string, err error) {
+	if sa.childErrors == nil {
+		sa.childErrors = map[string]error{}
+	}
+	sa.childErrors[name] = err
 }
 
 func (sa *IKESA) transition(from, to State) error {
