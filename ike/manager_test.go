@@ -171,7 +171,11 @@ func TestManagerUpUnknownName(t *testing.T) {
 }
 
 func TestManagerDemandsCookieUnderLoad(t *testing.T) {
-	gw, client, net := newManagedPair(t, func(g, c *ManagerConfig) { g.CookieThreshold = 1; g.Logger = zaptest.NewLogger(t); c.Logger = zaptest.NewLogger(t) })
+	gw, client, net := newManagedPair(t, func(g, c *ManagerConfig) {
+		g.CookieThreshold = 1
+		g.Logger = zaptest.NewLogger(t)
+		c.Logger = zaptest.NewLogger(t)
+	})
 	// A half-open SA: an IKE_SA_INIT from a peer that never sends
 	// IKE_AUTH. Its response goes nowhere.
 	stray := managerConn("stray", "203.0.113.7:500", "198.51.100.1:500", "198.18.1.0/24", "198.18.2.0/24", "x")

@@ -50,8 +50,8 @@ type IKESA struct {
 	childErrors map[string]error
 	created     time.Time
 	tm          taskManager
-	halfOpen Timer
-	outbox   []outgoing
+	halfOpen    Timer
+	outbox      []outgoing
 }
 
 // outgoing is a datagram waiting to be sent once the SA's lock is released.
