@@ -508,3 +508,46 @@ func (m *Manager) sendCookie(hdr message.Header, req *message.Message, from, to 
 	}
 	m.cfg.Send(b, to, from)
 }
+
+// Down deletes the named connection's IKE SAs (with their CHILD_SAs), or
+// the named child's CHILD_SAs, and reports what it found to delete.
+func (m *Manager) Down(name string) error {
+	cfg, child, err := m.lookup(name)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	found := false
+	for _, sa := range m.SAs() {
+		if m.ConnectionOf(sa) != cfg.Name || sa.State() == StateDestroyed {
+			continue
+		}
+		found = true
+		if name == cfg.Name {
+			errs = append(errs, sa.Close())
+		} else if hasChild(sa, child) {
+			errs = append(errs, sa.CloseChild(child))
+		}
+	}
+	if !found {
+		return fmt.Errorf("ike: %s is not up", name)
+	}
+	return errors.Join(errs...)
+}
+
+// CloseAll deletes every IKE SA and waits up to timeout for the peers to
+// answer, for a clean shutdown.
+func (m *Manager) CloseAll(timeout time.Duration) {
+	sas := m.SAs()
+	for _, sa := range sas {
+		if sa.State() != StateDestroyed {
+			_ = sa.Close()
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	for _, sa := range sas {
+		for sa.State() != StateDestroyed && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}

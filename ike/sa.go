@@ -150,6 +150,9 @@ func (sa *IKESA) HandleDatagram(datagram []byte, from, to netip.AddrPort) error 
 	return err
 }
 
+// Initiator reports whether we initiated the IKE SA.
+func (sa *IKESA) Initiator() bool { return sa.initiator }
+
 // State returns the SA's state.
 func (sa *IKESA) State() State {
 	sa.mu.Lock()
