@@ -228,16 +228,15 @@ func (m *Manager) afterHandle(sa *IKESA, hdr message.Header, from netip.AddrPort
 	state := sa.State()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	key := halfOpenKey{hdr.SPIi, from}
 	switch {
-	case !sa.initiator && state == StateCreated:
-		delete(m.halfOpen, key)
+	case !sa.initiator && state == StateCreated, state == StateDestroyed:
 		m.forget(sa)
 	case state == StateEstablished:
-		delete(m.halfOpen, key)
-	case state == StateDestroyed:
-		delete(m.halfOpen, key)
-		m.forget(sa)
+		// Only this SA's entry: a replayed IKE_SA_INIT with the same SPI
+		// may have made another half-open SA under the same key.
+		if key := (halfOpenKey{hdr.SPIi, from}); m.halfOpen[key] == sa {
+			delete(m.halfOpen, key)
+		}
 	}
 }
 
