@@ -85,55 +85,6 @@ log "testing $("$ESPD" version 2>&1) against charon $CHARON (strongSwan $(dpkg-q
 
 PSK="espd interop pre-shared key"
 
-# write_espd_conf FILE key=value...: one espd with one connection "gw",
-# child "net". Keys: local remote local_id remote_id tun ts_local ts_remote
-# ike esp psk encap.
-write_espd_conf() {
-	local file=$1
-	shift
-	local -A s=([encap]=no [psk]=$PSK)
-	local kv
-	for kv in "$@"; do s[${kv%%=*}]=${kv#*=}; done
-	cat >"$file" <<-EOF
-		espd {
-			tun {
-				name = $ESPD_TUN
-				addrs = ${s[tun]}/32
-			}
-		}
-		connections {
-			gw {
-				local_addrs = ${s[local]}
-				remote_addrs = ${s[remote]}
-				proposals = ${s[ike]}
-				encap = ${s[encap]}
-				local {
-					auth = psk
-					id = ${s[local_id]}
-				}
-				remote {
-					auth = psk
-					id = ${s[remote_id]}
-				}
-				children {
-					net {
-						local_ts = ${s[ts_local]}
-						remote_ts = ${s[ts_remote]}
-						esp_proposals = ${s[esp]}
-					}
-				}
-			}
-		}
-		secrets {
-			ike-gw {
-				id-a = ${s[local_id]}
-				id-b = ${s[remote_id]}
-				secret = "${s[psk]}"
-			}
-		}
-	EOF
-}
-
 # write_charon_conf FILE ike esp psk: charon's side of "gw" (right).
 write_charon_conf() {
 	local file=$1 ike=$2 esp=$3 psk=$4
@@ -172,7 +123,7 @@ write_charon_conf() {
 }
 
 espd_left_conf() { # DIR ike esp psk [encap]
-	write_espd_conf "$1/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=left.espd.test remote_id=right.espd.test \
+	write_ike_conf "$1/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=left.espd.test remote_id=right.espd.test \
 		tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike="$2" esp="$3" psk="$4" encap="${5:-no}"
 }
 
@@ -270,8 +221,8 @@ case_interop() { # DIR ROLE(resp|init) PROPOSAL
 case_espd_pair() { # DIR ENCAP
 	local dir=$1 encap=$2 out json
 	espd_left_conf "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK" "$encap"
-	write_espd_conf "$dir/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=right.espd.test remote_id=left.espd.test \
-		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.1.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16
+	write_ike_conf "$dir/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=right.espd.test remote_id=left.espd.test \
+		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.1.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
 	espd_start right "$dir/right.conf" "$dir" || return 1
 	local right_pid=$ESPD_PID
 	espd_start left "$dir/left.conf" "$dir" || return 1

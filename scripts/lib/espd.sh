@@ -7,6 +7,7 @@
 #   random_hex BYTES                    BYTES random bytes as hex (coreutils only)
 #   proposal_key_lengths PROPOSAL       sets KEY_ENC_LEN, KEY_INTEG_LEN (bytes)
 #   write_manual_pair DIR key=value...  DIR/left.conf, DIR/right.conf, DIR/sa.env
+#   write_ike_conf FILE key=value...    an espd configuration with one IKEv2 PSK connection
 #   espd_start NS CONF [LOGDIR]         run espd in NS; pid in ESPD_PID; waits for its TUN
 #   espd_wait_route NS DST              until DST is routed into espd's TUN
 #   espd_stop NS PID                    SIGTERM; fails unless it exits 0
@@ -174,6 +175,57 @@ _write_manual_conf() {
 		echo "    }"
 		echo "}"
 	} >"$file"
+}
+
+# write_ike_conf FILE key=value... writes an espd configuration with one
+# IKEv2 connection "gw" (PSK) and its child "net". Keys: local remote
+# local_id remote_id tun (the TUN address) ts_local ts_remote ike esp psk
+# encap (yes|no, default no) start_action (default none).
+write_ike_conf() {
+	local file=$1
+	shift
+	local -A s=([encap]=no [start_action]=none)
+	local kv
+	for kv in "$@"; do s[${kv%%=*}]=${kv#*=}; done
+	cat >"$file" <<-EOF
+		espd {
+		    tun {
+		        name = $ESPD_TUN
+		        addrs = ${s[tun]}/32
+		    }
+		}
+		connections {
+		    gw {
+		        local_addrs = ${s[local]}
+		        remote_addrs = ${s[remote]}
+		        proposals = ${s[ike]}
+		        encap = ${s[encap]}
+		        local {
+		            auth = psk
+		            id = ${s[local_id]}
+		        }
+		        remote {
+		            auth = psk
+		            id = ${s[remote_id]}
+		        }
+		        children {
+		            net {
+		                local_ts = ${s[ts_local]}
+		                remote_ts = ${s[ts_remote]}
+		                esp_proposals = ${s[esp]}
+		                start_action = ${s[start_action]}
+		            }
+		        }
+		    }
+		}
+		secrets {
+		    ike-gw {
+		        id-a = ${s[local_id]}
+		        id-b = ${s[remote_id]}
+		        secret = "${s[psk]}"
+		    }
+		}
+	EOF
 }
 
 # espd_start runs the daemon in a namespace and waits until its TUN is up.
