@@ -19,6 +19,12 @@
 #   mismatch-espd-init, mismatch-ss-init
 #                                 no common IKE proposal: NO_PROPOSAL_CHOSEN, the responder's log names
 #                                 both sides' proposals, no SA anywhere
+#   nat-two-clients               left becomes a NAT router (nftables masquerade) for two espd clients,
+#                                 198.51.100.2 (inner 198.18.1.1) and 198.51.100.130 (inner 198.18.3.1);
+#                                 the espd gateway in right (remote_addrs = %any, remote_ts 198.18.0.0/16
+#                                 narrowed per client) sees both as 192.0.2.1 on different ports. Both
+#                                 clients must detect the NAT, float to 4500 and reach the gateway, and
+#                                 the gateway each client, at once.
 #
 # A working case checks: the initiating command exits 0; espd's status and
 # swanctl --list-sas show the same IKE SPIs and crossed CHILD_SA SPIs with
@@ -52,7 +58,7 @@ ALL_CASES=(espd-raw espd-encap)
 for p in "${PROPOSALS[@]}"; do
 	ALL_CASES+=("ss-resp-$p" "ss-init-$p")
 done
-ALL_CASES+=(wrong-psk-espd-init wrong-psk-ss-init mismatch-espd-init mismatch-ss-init)
+ALL_CASES+=(wrong-psk-espd-init wrong-psk-ss-init mismatch-espd-init mismatch-ss-init nat-two-clients)
 
 usage() {
 	cat <<-EOF
@@ -301,6 +307,63 @@ case_mismatch() { # DIR ROLE(espd|ss)
 	DETAIL="NO_PROPOSAL_CHOSEN, both proposals in the responder's log, no SA"
 }
 
+# case_nat_two_clients DIR: two espd clients behind one NAT, one gateway.
+case_nat_two_clients() {
+	local dir=$1 i out json gw_pid
+	nsexec left sysctl -qw net.ipv4.ip_forward=1
+	nsexec left nft -f - <<-EOF
+		table ip nat {
+		    chain post {
+		        type nat hook postrouting priority 100;
+		        oifname "wan0" masquerade
+		    }
+		}
+	EOF
+	for i in 1 2; do
+		ns_add "client$i"
+		veth_link left "lan$i" "client$i" wan0
+	done
+	addr_add left lan1 198.51.100.1/25
+	addr_add client1 wan0 198.51.100.2/25
+	addr_add left lan2 198.51.100.129/25
+	addr_add client2 wan0 198.51.100.130/25
+	nsexec client1 ip route add default via 198.51.100.1
+	nsexec client2 ip route add default via 198.51.100.129
+
+	write_ike_conf "$dir/gw.conf" local=192.0.2.2 remote=%any local_id=gw.espd.test remote_id=%any \
+		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.0.0/16 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
+	espd_start right "$dir/gw.conf" "$dir" || return 1
+	gw_pid=$ESPD_PID
+	for i in 1 2; do
+		write_ike_conf "$dir/client$i.conf" local=%any remote=192.0.2.2 local_id="client$i.espd.test" remote_id=gw.espd.test \
+			tun="198.18.$((2 * i - 1)).1" ts_local="198.18.$((2 * i - 1)).0/24" ts_remote=198.18.2.0/24 \
+			ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
+		espd_start "client$i" "$dir/client$i.conf" "$dir" || return 1
+		out=$(espd_ctl "client$i" up net 2>&1) || { log "client$i: espd up net: $out"; return 1; }
+		json=$(espd_ctl "client$i" status --json)
+		[[ $(jq -r '.ike_sas[0].nat_here' <<<"$json") == true ]] || { log "client$i did not detect the NAT"; return 1; }
+		[[ $(jq -r '.ike_sas[0].local' <<<"$json") == *:4500 ]] || { log "client$i did not float to port 4500"; return 1; }
+	done
+	json=$(espd_ctl right status --json)
+	printf '%s\n' "$json" >"$dir/gw-status.json"
+	[[ $(jq '[.ike_sas[] | select(.state == "ESTABLISHED" and .encap)] | length' <<<"$json") == 2 ]] || {
+		log "the gateway does not hold two encapsulated IKE SAs"; return 1
+	}
+	[[ $(jq -r '[.ike_sas[].remote] | unique | length' <<<"$json") == 2 && $(jq -r '[.ike_sas[].remote | split(":")[0]] | unique[]' <<<"$json") == 192.0.2.1 ]] || {
+		log "the gateway does not see two ports of the NAT's address"; return 1
+	}
+	ping_all client1 198.18.1.1 198.18.2.1 || { log "client1 -> gateway pings lost"; return 1; }
+	ping_all client2 198.18.3.1 198.18.2.1 || { log "client2 -> gateway pings lost"; return 1; }
+	ping_all right 198.18.2.1 198.18.1.1 || { log "gateway -> client1 pings lost"; return 1; }
+	ping_all right 198.18.2.1 198.18.3.1 || { log "gateway -> client2 pings lost"; return 1; }
+	espd_stop right "$gw_pid" || return 1
+	for i in 1 2; do
+		espd_stop "client$i" "${ESPD_PIDS_BY_NS[client$i]}" || return 1
+	done
+	ESPD_PID=""
+	DETAIL="two clients behind one NAT as $(jq -r '[.ike_sas[].remote] | join(" and ")' <<<"$json")"
+}
+
 run_case() {
 	local c=$1 dir=$NETNS_WORKDIR/$1
 	mkdir -p "$dir"
@@ -315,6 +378,7 @@ run_case() {
 	wrong-psk-ss-init) case_wrong_psk "$dir" ss || rc=1 ;;
 	mismatch-espd-init) case_mismatch "$dir" espd || rc=1 ;;
 	mismatch-ss-init) case_mismatch "$dir" ss || rc=1 ;;
+	nat-two-clients) case_nat_two_clients "$dir" || rc=1 ;;
 	esac
 	if ((rc == 0)) && [[ -n ${ESPD_PID:-} ]] && kill -0 "$ESPD_PID" 2>/dev/null; then
 		espd_stop left "$ESPD_PID" || rc=1
@@ -334,6 +398,13 @@ cleanup_case() {
 	ns_kill_named right iperf3
 	stop_started
 	nsexec right ip addr del 198.18.2.1/32 dev lo 2>/dev/null || true
+	# The NAT case's extra namespaces, links and rules.
+	local i
+	for i in 1 2; do
+		ip netns del "$(ns "client$i")" 2>/dev/null || true
+	done
+	nsexec left nft flush ruleset 2>/dev/null || true
+	nsexec left sysctl -qw net.ipv4.ip_forward=0 || true
 }
 
 two_host_testbed ipv4-only

@@ -21,8 +21,9 @@ ESPD_SH_LOADED=1
 # ESPD is the binary under test; the scripts set it from --espd or build it.
 ESPD=${ESPD:-}
 ESPD_TUN=espd0
-# The log file of the espd running in each namespace.
+# The log file and the pid of the espd running in each namespace.
 declare -A ESPD_LOGS=()
+declare -A ESPD_PIDS_BY_NS=()
 
 random_hex() {
 	od -An -v -tx1 -N "$1" /dev/urandom | tr -d ' \n'
@@ -238,6 +239,7 @@ espd_start() {
 	bg_start "$ns_short" "$logfile" "$ESPD" run -c "$conf" \
 		--log-level "${ESPD_LOG_LEVEL:-info}" --socket "$NETNS_WORKDIR/espd-$ns_short.sock"
 	ESPD_PID=$BG_PID
+	ESPD_PIDS_BY_NS[$ns_short]=$BG_PID
 	ESPD_LOGS[$ns_short]=$logfile
 	if ! wait_until 10 "espd's TUN $ESPD_TUN in $ns_short" _espd_tun_or_exit "$ns_short" "$ESPD_PID"; then
 		log "espd in $ns_short did not come up; its log:"
