@@ -13,6 +13,7 @@ import (
 
 	"github.com/espd/espd/crypto"
 	"github.com/espd/espd/esp/installer"
+	"github.com/espd/espd/ike/pubkey"
 )
 
 // IKESA is one IKE SA, initiator or responder, and the CHILD_SAs it made.
@@ -39,6 +40,8 @@ type IKESA struct {
 	// travelled, which the AUTH payloads sign (RFC 7296 §2.15).
 	initRequest, initResponse []byte
 
+	// peerHashes are the signature hashes the peer announced (RFC 7427).
+	peerHashes []pubkey.Hash
 	// local and remote are the IKE endpoints in use: the configured ones
 	// at first, port 4500 once NAT detection asks for encapsulation, and
 	// the peer's newest address after a NAT rebinding (RFC 7296 §2.23).
@@ -130,6 +133,7 @@ func (sa *IKESA) initiate() error {
 	group := sa.conn.ikeSuites[0].DHGroup
 	sa.tm.queue(&ikeInit{sa: sa, initiator: true, group: group})
 	sa.tm.queue(&natDetection{sa: sa, initiator: true})
+	sa.tm.queue(&signatureHashes{sa: sa, initiator: true})
 	sa.tm.queue(&ikeAuth{sa: sa, initiator: true})
 	sa.tm.queue(&childCreate{sa: sa, initiator: true, config: sa.conn.children[0]})
 	return sa.tm.initiate()

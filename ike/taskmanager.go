@@ -413,7 +413,7 @@ func (tm *taskManager) responderTasks(ex message.ExchangeType) ([]task, error) {
 	sa := tm.sa
 	switch {
 	case ex == message.ExchangeIKESAInit && !sa.initiator && sa.state == StateCreated:
-		return []task{&ikeInit{sa: sa}, &natDetection{sa: sa}}, nil
+		return []task{&ikeInit{sa: sa}, &natDetection{sa: sa}, &signatureHashes{sa: sa}}, nil
 	case ex == message.ExchangeIKEAuth && !sa.initiator && sa.state == StateConnecting && sa.recvT != nil:
 		return []task{&ikeAuth{sa: sa}, &childCreate{sa: sa}}, nil
 	case ex == message.ExchangeInformational && sa.state == StateEstablished:
