@@ -53,9 +53,6 @@ func ikeConnection(f *config.File, c *config.Connection) (ike.Config, error) {
 			out.Proposals = append(out.Proposals, p.Suite.String())
 		}
 	}
-	if c.Local.Method != config.AuthPSK || c.Remote.Method != config.AuthPSK {
-		return fail(c.Local.Pos, c.Local.Section+".auth", "espd's IKE authenticates with psk only so far (certificates are on the way)")
-	}
 	var err error
 	if out.LocalID, err = engineIdentity(c.Local.ID); err != nil {
 		return fail(c.Local.Pos, c.Local.Section+".id", "%v", err)
@@ -63,11 +60,9 @@ func ikeConnection(f *config.File, c *config.Connection) (ike.Config, error) {
 	if out.RemoteID, err = engineIdentity(c.Remote.ID); err != nil {
 		return fail(c.Remote.Pos, c.Remote.Section+".id", "%v", err)
 	}
-	psk, ok := findPSK(f.Secrets.IKE, c.Local.ID, c.Remote.ID)
-	if !ok {
-		return fail(c.Pos, "local.auth", "auth = psk, but no secrets.ike section holds a key for %q and %q", c.Local.ID.Text, c.Remote.ID.Text)
+	if err := configureAuth(f, c, &out); err != nil {
+		return ike.Config{}, err
 	}
-	out.PSK = psk
 	for _, ch := range c.Children {
 		child := ike.ChildConfig{Name: ch.Name, ReplayWindow: ch.ReplayWindow}
 		if ch.ReplayWindow == 0 {
@@ -108,27 +103,6 @@ func firstAddr(hosts []config.HostSpec) netip.Addr {
 		}
 	}
 	return netip.Addr{}
-}
-
-// engineIdentity writes an identity as the engine takes it: an address or
-// an FQDN; any is "".
-func engineIdentity(id config.Identity) (string, error) {
-	switch id.Type {
-	case config.IDAny:
-		return "", nil
-	case config.IDIPv4, config.IDIPv6:
-		a, ok := netip.AddrFromSlice(id.Data)
-		if !ok {
-			return "", fmt.Errorf("bad address identity %q", id.Text)
-		}
-		return a.String(), nil
-	case config.IDFQDN:
-		if id.Wildcard() {
-			return "", fmt.Errorf("wildcard identities (%q) are not supported yet", id.Text)
-		}
-		return string(id.Data), nil
-	}
-	return "", fmt.Errorf("%v identities (%q) are not supported by espd's IKE yet; use an address or an FQDN", id.Type, id.Text)
 }
 
 // findPSK picks the secret strongSwan would: one whose owners include both

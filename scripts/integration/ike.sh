@@ -14,6 +14,10 @@
 #   ss-init-PROPOSAL              charon initiates (`swanctl --initiate`), espd responds
 #                                 PROPOSAL: aes128gcm16 (-prfsha256-x25519), aes256gcm16 (-prfsha384-ecp384),
 #                                 chacha20poly1305 (-prfsha256-modp2048), aes256-sha256 (-modp2048)
+#   cert-ss-resp-KEY, cert-ss-init-KEY
+#                                 as ss-resp/ss-init with aes128gcm16, but both sides authenticate with
+#                                 certificates (scripts/lib/pki.sh: one ECDSA P-384 CA, KEY = rsa (3072),
+#                                 ecdsa (P-256) or ed25519 end entities; RFC 7427 signatures)
 #   wrong-psk-espd-init, wrong-psk-ss-init
 #                                 different PSKs: AUTHENTICATION_FAILED on both sides, no SA anywhere
 #   mismatch-espd-init, mismatch-ss-init
@@ -46,6 +50,8 @@ source "$HERE/../lib/deps.sh"
 source "$HERE/../lib/espd.sh"
 # shellcheck source=../lib/charon.sh
 source "$HERE/../lib/charon.sh"
+# shellcheck source=../lib/pki.sh
+source "$HERE/../lib/pki.sh"
 
 declare -A IKE_PROPOSAL=(
 	[aes128gcm16]=aes128gcm16-prfsha256-x25519
@@ -57,6 +63,9 @@ PROPOSALS=(aes128gcm16 aes256gcm16 chacha20poly1305 aes256-sha256)
 ALL_CASES=(espd-raw espd-encap)
 for p in "${PROPOSALS[@]}"; do
 	ALL_CASES+=("ss-resp-$p" "ss-init-$p")
+done
+for k in rsa ecdsa ed25519; do
+	ALL_CASES+=("cert-ss-resp-$k" "cert-ss-init-$k")
 done
 ALL_CASES+=(wrong-psk-espd-init wrong-psk-ss-init mismatch-espd-init mismatch-ss-init nat-two-clients)
 
@@ -91,9 +100,13 @@ log "testing $("$ESPD" version 2>&1) against charon $CHARON (strongSwan $(dpkg-q
 
 PSK="espd interop pre-shared key"
 
-# write_charon_conf FILE ike esp psk: charon's side of "gw" (right).
+# write_charon_conf FILE ike esp psk [cert]: charon's side of "gw" (right);
+# with cert (a file in the x509 directory beside FILE), auth = pubkey.
 write_charon_conf() {
-	local file=$1 ike=$2 esp=$3 psk=$4
+	local file=$1 ike=$2 esp=$3 psk=$4 cert=${5:-} auth=psk certs="" id_l=right.espd.test id_r=left.espd.test
+	if [[ -n $cert ]]; then
+		auth=pubkey certs="certs = $cert" id_l=sun.espd.test id_r=moon.espd.test
+	fi
 	cat >"$file" <<-EOF
 		connections {
 			gw {
@@ -102,12 +115,13 @@ write_charon_conf() {
 				remote_addrs = 192.0.2.1
 				proposals = $ike
 				local {
-					auth = psk
-					id = right.espd.test
+					auth = $auth
+					id = $id_l
+					$certs
 				}
 				remote {
-					auth = psk
-					id = left.espd.test
+					auth = $auth
+					id = $id_r
 				}
 				children {
 					net {
@@ -140,10 +154,17 @@ espd_ctl() { # NS VERB [NAME]
 	"$ESPD" "$verb" --socket "$NETNS_WORKDIR/espd-$ns_short.sock" "$@"
 }
 
-start_charon_right() { # DIR ike esp psk
-	local dir=$1/charon
+start_charon_right() { # DIR ike esp psk [cert-key-type]
+	local dir=$1/charon cert=""
 	mkdir -p "$dir"
-	write_charon_conf "$dir/swanctl.conf" "$2" "$3" "$4"
+	if [[ -n ${5:-} ]]; then
+		cert=sun-$5.pem
+		mkdir -p "$dir/x509" "$dir/x509ca" "$dir/private"
+		cp "$PKI_DIR/x509ca/ca.pem" "$dir/x509ca/"
+		cp "$PKI_DIR/x509/$cert" "$dir/x509/"
+		cp "$PKI_DIR/private/$cert" "$dir/private/"
+	fi
+	write_charon_conf "$dir/swanctl.conf" "$2" "$3" "$4" "$cert"
 	charon_start right "$dir" || return 1
 	# charon routes the remote selector from an address inside its local
 	# one, and refuses the CHILD_SA when it has none.
@@ -222,6 +243,34 @@ case_interop() { # DIR ROLE(resp|init) PROPOSAL
 	check_sas_match "$dir" || return 1
 	traffic_checks "$dir" yes || return 1
 	DETAIL="$p, IKE ${IKE_PROPOSAL[$p]}, ESP-in-UDP, iperf3 ${IPERF_GBITS} Gbit/s"
+}
+
+case_cert() { # DIR ROLE(resp|init) KEY
+	local dir=$1 role=$2 k=$3 out listing
+	mkdir -p "$dir/x509" "$dir/x509ca" "$dir/private"
+	cp "$PKI_DIR/x509ca/ca.pem" "$dir/x509ca/"
+	cp "$PKI_DIR/x509/moon-$k.pem" "$dir/x509/"
+	cp "$PKI_DIR/private/moon-$k.pem" "$dir/private/"
+	write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=moon.espd.test remote_id=sun.espd.test \
+		tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 \
+		cert="moon-$k.pem"
+	start_charon_right "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 unused "$k" || return 1
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	if [[ $role == resp ]]; then
+		out=$(espd_ctl left up net 2>&1) || { log "espd up net: $out"; return 1; }
+	else
+		swanctl_in right "$dir/charon" --initiate --child net >"$dir/initiate.out" 2>&1 || {
+			log "swanctl --initiate failed:"; tail -n 5 "$dir/initiate.out" >&2; return 1
+		}
+	fi
+	check_sas_match "$dir" || return 1
+	# charon says how it checked espd's signature, e.g. "RSA_EMSA_PKCS1_SHA2_256".
+	grep -q "authentication of 'moon.espd.test' with .* successful" "$dir/charon/charon.log" || {
+		log "charon's log does not show espd's signature verified"; return 1
+	}
+	grep -q 'peer authenticated.*"with": "certificate' "$dir/espd-left.log" || { log "espd's log does not show charon's certificate verified"; return 1; }
+	traffic_checks "$dir" yes || return 1
+	DETAIL="$k certificates, charon: $(grep -o "authentication of 'moon.espd.test' with [^ ]*" "$dir/charon/charon.log" | head -1 | awk '{print $NF}')"
 }
 
 case_espd_pair() { # DIR ENCAP
@@ -374,6 +423,8 @@ run_case() {
 	espd-encap) case_espd_pair "$dir" yes || rc=1 ;;
 	ss-resp-*) case_interop "$dir" resp "${c#ss-resp-}" || rc=1 ;;
 	ss-init-*) case_interop "$dir" init "${c#ss-init-}" || rc=1 ;;
+	cert-ss-resp-*) case_cert "$dir" resp "${c#cert-ss-resp-}" || rc=1 ;;
+	cert-ss-init-*) case_cert "$dir" init "${c#cert-ss-init-}" || rc=1 ;;
 	wrong-psk-espd-init) case_wrong_psk "$dir" espd || rc=1 ;;
 	wrong-psk-ss-init) case_wrong_psk "$dir" ss || rc=1 ;;
 	mismatch-espd-init) case_mismatch "$dir" espd || rc=1 ;;
@@ -407,6 +458,8 @@ cleanup_case() {
 	nsexec left sysctl -qw net.ipv4.ip_forward=0 || true
 }
 
+PKI_DIR=$NETNS_WORKDIR/pki
+pki_make "$PKI_DIR" || die "could not make the test PKI"
 two_host_testbed ipv4-only
 run_cases 28 DETAIL cleanup_case "${CASES[@]}"
 log "ike: $CASES_PASSED passed, $CASES_FAILED failed"

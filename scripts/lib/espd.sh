@@ -179,15 +179,24 @@ _write_manual_conf() {
 }
 
 # write_ike_conf FILE key=value... writes an espd configuration with one
-# IKEv2 connection "gw" (PSK) and its child "net". Keys: local remote
-# local_id remote_id tun (the TUN address) ts_local ts_remote ike esp psk
-# encap (yes|no, default no) start_action (default none).
+# IKEv2 connection "gw" and its child "net". Keys: local remote local_id
+# remote_id tun (the TUN address) ts_local ts_remote ike esp encap (yes|no,
+# default no) start_action (default none), and either psk=SECRET or
+# cert=FILE (auth = pubkey both ways, certs = FILE in the x509 directory
+# beside FILE; the key and the CA in private and x509ca there).
 write_ike_conf() {
 	local file=$1
 	shift
 	local -A s=([encap]=no [start_action]=none)
-	local kv
+	local kv auth=psk certs="" secrets=""
 	for kv in "$@"; do s[${kv%%=*}]=${kv#*=}; done
+	if [[ -n ${s[cert]:-} ]]; then
+		auth=pubkey
+		certs="certs = ${s[cert]}"
+	else
+		printf -v secrets '%s\n        %s\n        %s\n        %s\n    }' "ike-gw {" "id-a = ${s[local_id]}" \
+			"id-b = ${s[remote_id]}" "secret = \"${s[psk]}\""
+	fi
 	cat >"$file" <<-EOF
 		espd {
 		    tun {
@@ -202,11 +211,12 @@ write_ike_conf() {
 		        proposals = ${s[ike]}
 		        encap = ${s[encap]}
 		        local {
-		            auth = psk
+		            auth = $auth
 		            id = ${s[local_id]}
+		            $certs
 		        }
 		        remote {
-		            auth = psk
+		            auth = $auth
 		            id = ${s[remote_id]}
 		        }
 		        children {
@@ -220,13 +230,11 @@ write_ike_conf() {
 		    }
 		}
 		secrets {
-		    ike-gw {
-		        id-a = ${s[local_id]}
-		        id-b = ${s[remote_id]}
-		        secret = "${s[psk]}"
-		    }
+		    $secrets
 		}
 	EOF
+	# The optional lines above leave blank ones behind.
+	sed -i '/^[[:space:]]*$/d' "$file"
 }
 
 # espd_start runs the daemon in a namespace and waits until its TUN is up.
