@@ -3,6 +3,7 @@ package ike
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"net/netip"
 	"time"
 
@@ -233,10 +234,41 @@ func ParseID(s string) *message.ID {
 }
 
 // matchesIdentity reports whether the peer's ID is the configured one:
-// the same type and data (RFC 7296 §3.5 compares them as octets).
+// the same type and data (RFC 7296 §3.5 compares them as octets), where a
+// '*' in a configured FQDN or email address stands for any run of
+// characters, as strongSwan's "*@example.org" does.
 func matchesIdentity(want, got *message.ID) bool {
 	if want == nil {
 		return true
 	}
-	return want.IDType == got.IDType && bytes.Equal(want.Data, got.Data)
+	if want.IDType != got.IDType {
+		return false
+	}
+	if (want.IDType == message.IDFQDN || want.IDType == message.IDRFC822Addr) && bytes.IndexByte(want.Data, '*') >= 0 {
+		return globMatch(string(want.Data), string(got.Data))
+	}
+	return bytes.Equal(want.Data, got.Data)
+}
+
+// globMatch matches s against pattern, where '*' is any run of characters
+// (none included) and everything else matches itself, case-insensitively
+// as DNS names and email domains compare.
+func globMatch(pattern, s string) bool {
+	pattern, s = strings.ToLower(pattern), strings.ToLower(s)
+	parts := strings.Split(pattern, "*")
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for i, part := range parts[1:] {
+		if i == len(parts)-2 {
+			return strings.HasSuffix(s, part)
+		}
+		k := strings.Index(s, part)
+		if k < 0 {
+			return false
+		}
+		s = s[k+len(part):]
+	}
+	return s == ""
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/espd/espd/esp/installer"
 	"github.com/espd/espd/ike"
 	"github.com/espd/espd/internal/config"
+	"github.com/espd/espd/internal/swanctl"
 )
 
 // espd's "default" proposals: AEADs and elliptic curves first, then what an
@@ -36,8 +37,8 @@ func ikeConnections(f *config.File) ([]ike.Config, error) {
 }
 
 func ikeConnection(f *config.File, c *config.Connection) (ike.Config, error) {
-	fail := func(pos fmt.Stringer, key, format string, args ...any) (ike.Config, error) {
-		return ike.Config{}, fmt.Errorf("%v: connections.%s: %s: %s", pos, c.Name, key, fmt.Sprintf(format, args...))
+	fail := func(pos swanctl.Pos, key, format string, args ...any) (ike.Config, error) {
+		return ike.Config{}, &config.Error{Pos: pos, Key: "connections." + c.Name + "." + key, Reason: fmt.Sprintf(format, args...)}
 	}
 	out := ike.Config{
 		Name:       c.Name,

@@ -101,7 +101,7 @@ func configureAuth(f *config.File, c *config.Connection, out *ike.Config) error 
 	if c.Local.Method == config.AuthPubkey {
 		creds, err := localCredentials(c.Pos.File, c.Local)
 		if err != nil {
-			return &config.Error{Pos: c.Local.Pos, Key: c.Local.Section + ".certs", Reason: err.Error()}
+			return &config.Error{Pos: c.Local.Pos, Key: "connections." + c.Name + "." + c.Local.Section + ".certs", Reason: err.Error()}
 		}
 		out.Credentials = creds
 		out.SignOptions = pubkey.SignOptionsFor(constraints(c.Local), creds.Cert.PublicKey)
@@ -112,14 +112,14 @@ func configureAuth(f *config.File, c *config.Connection, out *ike.Config) error 
 	if c.Remote.Method == config.AuthPubkey {
 		anchors, err := trustAnchors(f, c.Pos.File, c.Remote)
 		if err != nil {
-			return &config.Error{Pos: c.Remote.Pos, Key: c.Remote.Section + ".cacerts", Reason: err.Error()}
+			return &config.Error{Pos: c.Remote.Pos, Key: "connections." + c.Name + "." + c.Remote.Section + ".cacerts", Reason: err.Error()}
 		}
 		out.RemoteAuth, out.TrustAnchors, out.RemoteConstraints = ike.AuthPubkey, anchors, constraints(c.Remote)
 	}
 	if c.Local.Method == config.AuthPSK || c.Remote.Method == config.AuthPSK {
 		psk, ok := findPSK(f.Secrets.IKE, c.Local.ID, c.Remote.ID)
 		if !ok {
-			return &config.Error{Pos: c.Pos, Key: "local.auth",
+			return &config.Error{Pos: c.Pos, Key: "connections." + c.Name + ".local.auth",
 				Reason: fmt.Sprintf("auth = psk, but no secrets.ike section holds a key for %q and %q", c.Local.ID.Text, c.Remote.ID.Text)}
 		}
 		out.PSK = psk
@@ -133,8 +133,8 @@ func engineIdentity(id config.Identity) (*message.ID, error) {
 	if id.Type == config.IDAny {
 		return nil, nil
 	}
-	if id.Wildcard() {
-		return nil, fmt.Errorf("wildcard identities (%q) are not supported yet", id.Text)
+	if id.Wildcard() && id.Type != config.IDFQDN && id.Type != config.IDEmail {
+		return nil, fmt.Errorf("wildcards are supported in FQDN and email identities only, not in %q", id.Text)
 	}
 	return &message.ID{IDType: message.IDType(id.Type), Data: slices.Clone(id.Data)}, nil
 }

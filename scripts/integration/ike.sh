@@ -10,14 +10,13 @@
 #
 # Cases:
 #   espd-raw, espd-encap          espd to espd: raw ESP (no NAT), and encap = yes (ESP-in-UDP)
-#   ss-resp-PROPOSAL              espd initiates (`espd up`), charon responds
-#   ss-init-PROPOSAL              charon initiates (`swanctl --initiate`), espd responds
-#                                 PROPOSAL: aes128gcm16 (-prfsha256-x25519), aes256gcm16 (-prfsha384-ecp384),
-#                                 chacha20poly1305 (-prfsha256-modp2048), aes256-sha256 (-modp2048)
-#   cert-ss-resp-KEY, cert-ss-init-KEY
-#                                 as ss-resp/ss-init with aes128gcm16, but both sides authenticate with
-#                                 certificates (scripts/lib/pki.sh: one ECDSA P-384 CA, KEY = rsa (3072),
-#                                 ecdsa (P-256) or ed25519 end entities; RFC 7427 signatures)
+#   ss-ROLE-AUTH-PROPOSAL         the interop matrix with charon:
+#                                 ROLE resp: espd initiates (`espd up`), charon responds;
+#                                      init: charon initiates (`swanctl --initiate`), espd responds;
+#                                 AUTH psk, or certificates of rsa (3072), ecdsa (P-256) or ed25519 keys
+#                                      under one ECDSA P-384 CA (scripts/lib/pki.sh; RFC 7427 signatures);
+#                                 PROPOSAL aes128gcm16 (IKE -prfsha256-x25519), aes256gcm16 (-prfsha384-ecp384),
+#                                      chacha20poly1305 (-prfsha256-modp2048), aes256-sha256 (-modp2048)
 #   wrong-psk-espd-init, wrong-psk-ss-init
 #                                 different PSKs: AUTHENTICATION_FAILED on both sides, no SA anywhere
 #   mismatch-espd-init, mismatch-ss-init
@@ -61,11 +60,12 @@ declare -A IKE_PROPOSAL=(
 )
 PROPOSALS=(aes128gcm16 aes256gcm16 chacha20poly1305 aes256-sha256)
 ALL_CASES=(espd-raw espd-encap)
-for p in "${PROPOSALS[@]}"; do
-	ALL_CASES+=("ss-resp-$p" "ss-init-$p")
-done
-for k in rsa ecdsa ed25519; do
-	ALL_CASES+=("cert-ss-resp-$k" "cert-ss-init-$k")
+for role in resp init; do
+	for auth in psk rsa ecdsa ed25519; do
+		for p in "${PROPOSALS[@]}"; do
+			ALL_CASES+=("ss-$role-$auth-$p")
+		done
+	done
 done
 ALL_CASES+=(wrong-psk-espd-init wrong-psk-ss-init mismatch-espd-init mismatch-ss-init nat-two-clients)
 
@@ -228,10 +228,24 @@ traffic_checks() {
 	IPERF_GBITS=$(jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | floor / 100' "$dir/iperf3.json")
 }
 
-case_interop() { # DIR ROLE(resp|init) PROPOSAL
-	local dir=$1 role=$2 p=$3 out
-	espd_left_conf "$dir" "${IKE_PROPOSAL[$p]}" "$p" "$PSK"
-	start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" "$PSK" || return 1
+# case_interop DIR ROLE(resp|init) AUTH(psk|rsa|ecdsa|ed25519) PROPOSAL:
+# espd and charon negotiate, the one or the other initiating, with a PSK or
+# with certificates of that key type, and carry traffic.
+case_interop() {
+	local dir=$1 role=$2 auth=$3 p=$4 out
+	if [[ $auth == psk ]]; then
+		espd_left_conf "$dir" "${IKE_PROPOSAL[$p]}" "$p" "$PSK"
+		start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" "$PSK" || return 1
+	else
+		mkdir -p "$dir/x509" "$dir/x509ca" "$dir/private"
+		cp "$PKI_DIR/x509ca/ca.pem" "$dir/x509ca/"
+		cp "$PKI_DIR/x509/moon-$auth.pem" "$dir/x509/"
+		cp "$PKI_DIR/private/moon-$auth.pem" "$dir/private/"
+		write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=moon.espd.test remote_id=sun.espd.test \
+			tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike="${IKE_PROPOSAL[$p]}" esp="$p" \
+			cert="moon-$auth.pem"
+		start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" unused "$auth" || return 1
+	fi
 	espd_start left "$dir/left.conf" "$dir" || return 1
 	if [[ $role == resp ]]; then
 		out=$(espd_ctl left up net 2>&1) || { log "espd up net: $out"; return 1; }
@@ -241,36 +255,19 @@ case_interop() { # DIR ROLE(resp|init) PROPOSAL
 		}
 	fi
 	check_sas_match "$dir" || return 1
-	traffic_checks "$dir" yes || return 1
-	DETAIL="$p, IKE ${IKE_PROPOSAL[$p]}, ESP-in-UDP, iperf3 ${IPERF_GBITS} Gbit/s"
-}
-
-case_cert() { # DIR ROLE(resp|init) KEY
-	local dir=$1 role=$2 k=$3 out listing
-	mkdir -p "$dir/x509" "$dir/x509ca" "$dir/private"
-	cp "$PKI_DIR/x509ca/ca.pem" "$dir/x509ca/"
-	cp "$PKI_DIR/x509/moon-$k.pem" "$dir/x509/"
-	cp "$PKI_DIR/private/moon-$k.pem" "$dir/private/"
-	write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=moon.espd.test remote_id=sun.espd.test \
-		tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 \
-		cert="moon-$k.pem"
-	start_charon_right "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 unused "$k" || return 1
-	espd_start left "$dir/left.conf" "$dir" || return 1
-	if [[ $role == resp ]]; then
-		out=$(espd_ctl left up net 2>&1) || { log "espd up net: $out"; return 1; }
-	else
-		swanctl_in right "$dir/charon" --initiate --child net >"$dir/initiate.out" 2>&1 || {
-			log "swanctl --initiate failed:"; tail -n 5 "$dir/initiate.out" >&2; return 1
+	local how="PSK"
+	if [[ $auth != psk ]]; then
+		# charon says how it checked espd's signature, e.g. RSA_EMSA_PKCS1_SHA2_256.
+		grep -q "authentication of 'moon.espd.test' with .* successful" "$dir/charon/charon.log" || {
+			log "charon's log does not show espd's signature verified"; return 1
 		}
+		grep -q 'peer authenticated.*"with": "certificate' "$dir/espd-left.log" || {
+			log "espd's log does not show charon's certificate verified"; return 1
+		}
+		how="$auth certificates ($(grep -o "authentication of 'moon.espd.test' with [^ ]*" "$dir/charon/charon.log" | head -1 | awk '{print $NF}'))"
 	fi
-	check_sas_match "$dir" || return 1
-	# charon says how it checked espd's signature, e.g. "RSA_EMSA_PKCS1_SHA2_256".
-	grep -q "authentication of 'moon.espd.test' with .* successful" "$dir/charon/charon.log" || {
-		log "charon's log does not show espd's signature verified"; return 1
-	}
-	grep -q 'peer authenticated.*"with": "certificate' "$dir/espd-left.log" || { log "espd's log does not show charon's certificate verified"; return 1; }
 	traffic_checks "$dir" yes || return 1
-	DETAIL="$k certificates, charon: $(grep -o "authentication of 'moon.espd.test' with [^ ]*" "$dir/charon/charon.log" | head -1 | awk '{print $NF}')"
+	DETAIL="IKE ${IKE_PROPOSAL[$p]}, ESP $p, $how, iperf3 ${IPERF_GBITS} Gbit/s"
 }
 
 case_espd_pair() { # DIR ENCAP
@@ -421,10 +418,12 @@ run_case() {
 	case $c in
 	espd-raw) case_espd_pair "$dir" no || rc=1 ;;
 	espd-encap) case_espd_pair "$dir" yes || rc=1 ;;
-	ss-resp-*) case_interop "$dir" resp "${c#ss-resp-}" || rc=1 ;;
-	ss-init-*) case_interop "$dir" init "${c#ss-init-}" || rc=1 ;;
-	cert-ss-resp-*) case_cert "$dir" resp "${c#cert-ss-resp-}" || rc=1 ;;
-	cert-ss-init-*) case_cert "$dir" init "${c#cert-ss-init-}" || rc=1 ;;
+	ss-*)
+		local role auth p
+		IFS=- read -r _ role auth p <<<"$c"
+		p=${c#ss-"$role"-"$auth"-}
+		case_interop "$dir" "$role" "$auth" "$p" || rc=1
+		;;
 	wrong-psk-espd-init) case_wrong_psk "$dir" espd || rc=1 ;;
 	wrong-psk-ss-init) case_wrong_psk "$dir" ss || rc=1 ;;
 	mismatch-espd-init) case_mismatch "$dir" espd || rc=1 ;;

@@ -67,6 +67,7 @@ CONFIG_DIR=$ESPD_REPO/internal/config/testdata
 declare -A EXPECTED_CONNS=(
 	[example.conf]="gw-gw"
 	[site-to-site.conf]="gw1-gw2"
+	[host-to-host.conf]="host-host"
 	[road-warrior-gateway.conf]="rw"
 	[road-warrior-client.conf]="home"
 	[every-form.conf]="addrs-and-times ids-1 ids-2 ids-3 ids-4 ids-5 ids-6 ids-7 ids-8 ids-9"
