@@ -3,8 +3,8 @@ package ike
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"net/netip"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
