@@ -10,6 +10,8 @@
 #
 # Cases:
 #   espd-raw, espd-encap          espd to espd: raw ESP (no NAT), and encap = yes (ESP-in-UDP)
+#   espd-transport                espd to espd, host to host: transport mode, selectors dynamic (the outer
+#                                 addresses), pings between 192.0.2.1 and 192.0.2.2 travel as ESP
 #   ss-ROLE-AUTH-PROPOSAL         the interop matrix with charon:
 #                                 ROLE resp: espd initiates (`espd up`), charon responds;
 #                                      init: charon initiates (`swanctl --initiate`), espd responds;
@@ -59,7 +61,7 @@ declare -A IKE_PROPOSAL=(
 	[aes256-sha256]=aes256-sha256-modp2048
 )
 PROPOSALS=(aes128gcm16 aes256gcm16 chacha20poly1305 aes256-sha256)
-ALL_CASES=(espd-raw espd-encap)
+ALL_CASES=(espd-raw espd-encap espd-transport)
 for role in resp init; do
 	for auth in psk rsa ecdsa ed25519; do
 		for p in "${PROPOSALS[@]}"; do
@@ -410,6 +412,34 @@ case_nat_two_clients() {
 	DETAIL="two clients behind one NAT as $(jq -r '[.ike_sas[].remote] | join(" and ")' <<<"$json")"
 }
 
+# case_espd_transport DIR: host to host in transport mode; the protected
+# traffic is the hosts' own, between their outer addresses.
+case_espd_transport() {
+	local dir=$1 out json pcap=$1/wan.pcap right_pid esp clear
+	write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=192.0.2.1 remote_id=192.0.2.2 \
+		ts_local=dynamic ts_remote=dynamic ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 mode=transport psk="$PSK"
+	write_ike_conf "$dir/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=192.0.2.2 remote_id=192.0.2.1 \
+		ts_local=dynamic ts_remote=dynamic ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 mode=transport psk="$PSK"
+	espd_start right "$dir/right.conf" "$dir" || return 1
+	right_pid=$ESPD_PID
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	out=$(espd_ctl left up net 2>&1) || { log "espd up net: $out"; return 1; }
+	json=$(espd_ctl right status --json)
+	[[ $(jq -r '.ike_sas[0].children[0].mode' <<<"$json") == transport ]] || { log "the responder's CHILD_SA is not in transport mode"; return 1; }
+	capture_start right wan0 "$pcap" || return 1
+	ping_all left 192.0.2.1 192.0.2.2 || { log "pings left -> right lost"; return 1; }
+	ping_all right 192.0.2.2 192.0.2.1 || { log "pings right -> left lost"; return 1; }
+	capture_stop "$CAPTURE_PID"
+	esp=$(tshark -r "$pcap" -Y "ip.proto == 50" 2>/dev/null | wc -l)
+	clear=$(tshark -r "$pcap" -Y "icmp.type == 8 || icmp.type == 0" 2>/dev/null | wc -l)
+	if ((esp < 12 || clear != 0)); then
+		log "on the wire: $esp ESP packets (want >= 12), $clear ICMP echoes in the clear (want 0)"
+		return 1
+	fi
+	espd_stop right "$right_pid" || return 1
+	DETAIL="transport mode, dynamic selectors, $esp ESP packets and no ICMP in the clear"
+}
+
 run_case() {
 	local c=$1 dir=$NETNS_WORKDIR/$1
 	mkdir -p "$dir"
@@ -418,6 +448,7 @@ run_case() {
 	case $c in
 	espd-raw) case_espd_pair "$dir" no || rc=1 ;;
 	espd-encap) case_espd_pair "$dir" yes || rc=1 ;;
+	espd-transport) case_espd_transport "$dir" || rc=1 ;;
 	ss-*)
 		local role auth p
 		IFS=- read -r _ role auth p <<<"$c"
@@ -460,6 +491,6 @@ cleanup_case() {
 PKI_DIR=$NETNS_WORKDIR/pki
 pki_make "$PKI_DIR" || die "could not make the test PKI"
 two_host_testbed ipv4-only
-run_cases 28 DETAIL cleanup_case "${CASES[@]}"
+run_cases 34 DETAIL cleanup_case "${CASES[@]}"
 log "ike: $CASES_PASSED passed, $CASES_FAILED failed"
 ((CASES_FAILED == 0))

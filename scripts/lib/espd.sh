@@ -180,16 +180,18 @@ _write_manual_conf() {
 
 # write_ike_conf FILE key=value... writes an espd configuration with one
 # IKEv2 connection "gw" and its child "net". Keys: local remote local_id
-# remote_id tun (the TUN address) ts_local ts_remote ike esp encap (yes|no,
-# default no) start_action (default none), and either psk=SECRET or
+# remote_id tun (the TUN address; none in transport mode) ts_local ts_remote
+# ike esp encap (yes|no, default no) mode (default tunnel) start_action
+# (default none), and either psk=SECRET or
 # cert=FILE (auth = pubkey both ways, certs = FILE in the x509 directory
 # beside FILE; the key and the CA in private and x509ca there).
 write_ike_conf() {
 	local file=$1
 	shift
-	local -A s=([encap]=no [start_action]=none)
-	local kv auth=psk certs="" secrets=""
+	local -A s=([encap]=no [start_action]=none [mode]=tunnel [tun]="")
+	local kv auth=psk certs="" secrets="" addrs=""
 	for kv in "$@"; do s[${kv%%=*}]=${kv#*=}; done
+	[[ -z ${s[tun]} ]] || addrs="addrs = ${s[tun]}/32"
 	if [[ -n ${s[cert]:-} ]]; then
 		auth=pubkey
 		certs="certs = ${s[cert]}"
@@ -201,7 +203,7 @@ write_ike_conf() {
 		espd {
 		    tun {
 		        name = $ESPD_TUN
-		        addrs = ${s[tun]}/32
+		        $addrs
 		    }
 		}
 		connections {
@@ -224,6 +226,7 @@ write_ike_conf() {
 		                local_ts = ${s[ts_local]}
 		                remote_ts = ${s[ts_remote]}
 		                esp_proposals = ${s[esp]}
+		                mode = ${s[mode]}
 		                start_action = ${s[start_action]}
 		            }
 		        }
