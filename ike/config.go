@@ -1,9 +1,11 @@
 package ike
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"net/netip"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -11,6 +13,7 @@ import (
 	"github.com/espd/espd/crypto"
 	"github.com/espd/espd/esp/installer"
 	"github.com/espd/espd/ike/message"
+	"github.com/espd/espd/ike/pubkey"
 )
 
 // Config is one connection as the engine needs it. It is deliberately small;
@@ -31,10 +34,23 @@ type Config struct {
 	ForceEncap bool
 	// PSK is the pre-shared key both peers authenticate with.
 	PSK []byte
-	// LocalID and RemoteID are identities: an IP address literal or an
-	// FQDN. An empty LocalID uses the local address; an empty RemoteID
-	// accepts any identity that proves the PSK.
-	LocalID, RemoteID string
+	// LocalID is our identity; nil is the certificate's subject with
+	// certificate authentication, else the local address. RemoteID is the
+	// identity the peer must show; nil accepts any identity that proves
+	// the PSK or that the peer's certificate holds. ParseID makes simple
+	// ones.
+	LocalID, RemoteID *message.ID
+	// Credentials, when set, make us authenticate with this certificate
+	// and key (RFC 7427 digital signature) instead of the PSK.
+	Credentials *pubkey.Credentials
+	// SignOptions shape our signature: RSASSA-PSS, allowed hashes.
+	SignOptions pubkey.SignOptions
+	// RemoteAuth is how the peer must authenticate: AuthPSK (the default)
+	// or AuthPubkey, whose certificate must chain to TrustAnchors and
+	// whose key and signature must meet RemoteConstraints.
+	RemoteAuth        AuthMethod
+	TrustAnchors      *pubkey.TrustAnchors
+	RemoteConstraints []pubkey.Constraint
 	// Children are the CHILD_SA configurations. The initiator sets up the
 	// first in IKE_AUTH; a responder picks the one whose selectors fit the
 	// peer's.
@@ -79,6 +95,23 @@ type Config struct {
 	// authenticated peer sends INITIAL_CONTACT; the owner deletes older IKE
 	// SAs with that identity (peerID as message.ID.String renders it).
 	OnInitialContact func(peerID string)
+}
+
+// AuthMethod is how a peer proves its identity.
+type AuthMethod uint8
+
+const (
+	// AuthPSK is a pre-shared key (RFC 7296 §2.15).
+	AuthPSK AuthMethod = iota
+	// AuthPubkey is a signature with a certificate's key (RFC 7427).
+	AuthPubkey
+)
+
+func (m AuthMethod) String() string {
+	if m == AuthPubkey {
+		return "pubkey"
+	}
+	return "psk"
 }
 
 // ChildConfig is one CHILD_SA configuration (swanctl.conf's children).
@@ -259,8 +292,14 @@ func newConnection(cfg Config) (*connection, error) {
 		}
 		c.children = append(c.children, cc)
 	}
-	if len(cfg.PSK) == 0 {
-		return nil, fmt.Errorf("%w: a PSK is required", ErrConfig)
+	if cfg.Credentials == nil && len(cfg.PSK) == 0 {
+		return nil, fmt.Errorf("%w: a PSK or a certificate with its key is required", ErrConfig)
+	}
+	if cfg.RemoteAuth == AuthPSK && len(cfg.PSK) == 0 {
+		return nil, fmt.Errorf("%w: the peer authenticates with a PSK, but none is configured", ErrConfig)
+	}
+	if cfg.RemoteAuth == AuthPubkey && (cfg.TrustAnchors == nil || len(cfg.TrustAnchors.Certificates()) == 0) {
+		return nil, fmt.Errorf("%w: the peer authenticates with a certificate, but no CA certificate is configured to trust", ErrConfig)
 	}
 	if !cfg.Local.IsValid() || !cfg.Remote.IsValid() {
 		return nil, fmt.Errorf("%w: local and remote addresses are required", ErrConfig)
@@ -290,31 +329,62 @@ func newConnection(cfg Config) (*connection, error) {
 	if c.RemoteNATPort == 0 {
 		c.RemoteNATPort = 4500
 	}
-	id := cfg.LocalID
-	if id == "" {
-		id = cfg.Local.Addr().String()
+	switch {
+	case cfg.LocalID != nil:
+		c.localID = cfg.LocalID
+	case cfg.Credentials != nil:
+		c.localID = pubkey.IdentityFromCert(cfg.Credentials.Cert)
+	default:
+		c.localID = message.NewAddrID(false, cfg.Local.Addr())
 	}
-	c.localID = identity(false, id)
 	return c, nil
 }
 
-// identity turns a configured identity into an ID payload: an address
-// literal is ID_IPV4_ADDR/ID_IPV6_ADDR, anything else ID_FQDN.
-func identity(responder bool, s string) *message.ID {
+// ParseID makes an ID payload of an address literal (ID_IPV4_ADDR,
+// ID_IPV6_ADDR) or, for anything else, an FQDN.
+func ParseID(s string) *message.ID {
 	if a, err := netip.ParseAddr(s); err == nil {
-		return message.NewAddrID(responder, a)
+		return message.NewAddrID(false, a)
 	}
-	return &message.ID{Responder: responder, IDType: message.IDFQDN, Data: []byte(s)}
+	return &message.ID{IDType: message.IDFQDN, Data: []byte(s)}
 }
 
-// matchesIdentity reports whether the peer's ID is the configured one.
-func matchesIdentity(want string, got *message.ID) bool {
-	if want == "" {
+// matchesIdentity reports whether the peer's ID is the configured one:
+// the same type and data (RFC 7296 §3.5 compares them as octets), where a
+// '*' in a configured FQDN or email address stands for any run of
+// characters, as strongSwan's "*@example.org" does.
+func matchesIdentity(want, got *message.ID) bool {
+	if want == nil {
 		return true
 	}
-	if a, err := netip.ParseAddr(want); err == nil {
-		ga, ok := got.Addr()
-		return ok && ga == a
+	if want.IDType != got.IDType {
+		return false
 	}
-	return got.IDType == message.IDFQDN && string(got.Data) == want
+	if (want.IDType == message.IDFQDN || want.IDType == message.IDRFC822Addr) && bytes.IndexByte(want.Data, '*') >= 0 {
+		return globMatch(string(want.Data), string(got.Data))
+	}
+	return bytes.Equal(want.Data, got.Data)
+}
+
+// globMatch matches s against pattern, where '*' is any run of characters
+// (none included) and everything else matches itself, case-insensitively
+// as DNS names and email domains compare.
+func globMatch(pattern, s string) bool {
+	pattern, s = strings.ToLower(pattern), strings.ToLower(s)
+	parts := strings.Split(pattern, "*")
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for i, part := range parts[1:] {
+		if i == len(parts)-2 {
+			return strings.HasSuffix(s, part)
+		}
+		k := strings.Index(s, part)
+		if k < 0 {
+			return false
+		}
+		s = s[k+len(part):]
+	}
+	return s == ""
 }

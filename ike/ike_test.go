@@ -146,8 +146,8 @@ func newPair(t testing.TB, mutate func(i, r *Config)) (*peer, *peer, *FakeClock)
 	pr := &peer{name: "responder", recorder: &installertest.Recorder{}, addr: addrR}
 	ci := baseConfig(addrI, addrR, "198.18.1.0/24", "198.18.2.0/24")
 	cr := baseConfig(addrR, addrI, "198.18.2.0/24", "198.18.1.0/24")
-	ci.LocalID, ci.RemoteID = "initiator.example", "responder.example"
-	cr.LocalID, cr.RemoteID = "responder.example", "initiator.example"
+	ci.LocalID, ci.RemoteID = ParseID("initiator.example"), ParseID("responder.example")
+	cr.LocalID, cr.RemoteID = ParseID("responder.example"), ParseID("initiator.example")
 	if mutate != nil {
 		mutate(&ci, &cr)
 	}
@@ -692,7 +692,7 @@ func TestInitiatorRejectsResponder(t *testing.T) {
 	// The responder authenticates the initiator, but shows an identity
 	// the initiator does not expect.
 	i, r, _ := newPair(t, func(ci, cr *Config) {
-		cr.LocalID = "impostor.example"
+		cr.LocalID = ParseID("impostor.example")
 	})
 	if err := i.sa.Initiate(); err != nil {
 		t.Fatal(err)
@@ -722,7 +722,7 @@ func TestInitiatorRejectsResponder(t *testing.T) {
 func TestESPNoProposalChosenKeepsIKESA(t *testing.T) {
 	// Identities default to the addresses here.
 	i, r, _ := newPair(t, func(ci, cr *Config) {
-		ci.LocalID, ci.RemoteID, cr.LocalID, cr.RemoteID = "", addrR.Addr().String(), "", addrI.Addr().String()
+		ci.LocalID, ci.RemoteID, cr.LocalID, cr.RemoteID = nil, ParseID(addrR.Addr().String()), nil, ParseID(addrI.Addr().String())
 		cr.Children[0].ESPProposals = []string{"aes256-sha512"}
 	})
 	establish(t, i, r)

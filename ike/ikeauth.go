@@ -7,13 +7,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/espd/espd/ike/message"
+	"github.com/espd/espd/ike/pubkey"
 )
 
-// ikeAuth authenticates both peers with the PSK in IKE_AUTH (RFC 7296 §1.2,
-// §2.15):
+// ikeAuth authenticates both peers in IKE_AUTH (RFC 7296 §1.2, §2.15), with
+// the PSK or with a certificate's key (RFC 7427 digital signatures):
 //
-//	HDR, SK {IDi, AUTH, SAi2, TSi, TSr}  -->
-//	                               <--  HDR, SK {IDr, AUTH, SAr2, TSi, TSr}
+//	HDR, SK {IDi, [CERT,] [CERTREQ,] AUTH, SAi2, TSi, TSr}  -->
+//	                                <--  HDR, SK {IDr, [CERT,] AUTH, SAr2, TSi, TSr}
 //
 // SA and TS belong to childCreate, which runs in the same exchange.
 type ikeAuth struct {
@@ -36,11 +37,10 @@ func (t *ikeAuth) exchange() message.ExchangeType { return message.ExchangeIKEAu
 // keyPad is the constant of RFC 7296 §2.15, without a terminator.
 var keyPad = []byte("Key Pad for IKEv2")
 
-// pskAuth computes AUTH = prf(prf(Shared Secret, "Key Pad for IKEv2"),
-// <SignedOctets>), where the signed octets are the sender's IKE_SA_INIT
-// message, the peer's nonce and prf(SK_px, the sender's ID payload body)
-// (RFC 7296 §2.15).
-func (sa *IKESA) pskAuth(fromInitiator bool, idBody []byte) []byte {
+// signedOctets are what an AUTH payload proves (RFC 7296 §2.15): the
+// sender's IKE_SA_INIT message, the peer's nonce and prf(SK_px, the
+// sender's ID payload body).
+func (sa *IKESA) signedOctets(fromInitiator bool, idBody []byte) []byte {
 	prf := sa.suite.PRF
 	var octets []byte
 	if fromInitiator {
@@ -52,7 +52,14 @@ func (sa *IKESA) pskAuth(fromInitiator bool, idBody []byte) []byte {
 		octets = append(octets, sa.ni...)
 		octets = append(octets, prf.Compute(sa.keys.PR, idBody)...)
 	}
-	return prf.Compute(prf.Compute(sa.conn.PSK, keyPad), octets)
+	return octets
+}
+
+// pskAuth is AUTH = prf(prf(Shared Secret, "Key Pad for IKEv2"),
+// <SignedOctets>) (RFC 7296 §2.15).
+func (sa *IKESA) pskAuth(fromInitiator bool, idBody []byte) []byte {
+	prf := sa.suite.PRF
+	return prf.Compute(prf.Compute(sa.conn.PSK, keyPad), sa.signedOctets(fromInitiator, idBody))
 }
 
 func (t *ikeAuth) build(msg *message.Message) error {
@@ -68,8 +75,25 @@ func (t *ikeAuth) build(msg *message.Message) error {
 		// RFC 7296 §2.4: we hold no other IKE SA with this peer.
 		msg.Payloads = append(msg.Payloads, message.NewNotify(message.NotifyInitialContact, nil))
 	}
-	msg.Payloads = append(msg.Payloads,
-		&message.Auth{Method: message.AuthSharedKeyMIC, Data: sa.pskAuth(t.initiator, body)})
+	creds := sa.conn.Credentials
+	if creds == nil {
+		msg.Payloads = append(msg.Payloads,
+			&message.Auth{Method: message.AuthSharedKeyMIC, Data: sa.pskAuth(t.initiator, body)})
+		return nil
+	}
+	for _, c := range creds.CertPayloads() {
+		msg.Payloads = append(msg.Payloads, c)
+	}
+	if t.initiator {
+		if req := sa.certReq(); req != nil {
+			msg.Payloads = append(msg.Payloads, req)
+		}
+	}
+	auth, err := pubkey.Sign(creds.Key, sa.signedOctets(t.initiator, body), sa.peerHashes, sa.conn.SignOptions)
+	if err != nil {
+		return fmt.Errorf("ike: signing AUTH: %w", err)
+	}
+	msg.Payloads = append(msg.Payloads, auth)
 	return nil
 }
 
@@ -77,7 +101,7 @@ func (t *ikeAuth) process(msg *message.Message) (taskStatus, error) {
 	sa := t.sa
 	if t.initiator {
 		if n := msg.Notify(message.NotifyAuthenticationFailed); n != nil {
-			sa.log.Warn("peer refused our authentication (AUTHENTICATION_FAILED): check the PSK and identities")
+			sa.log.Warn("peer refused our authentication (AUTHENTICATION_FAILED): check the PSK or certificate and the identities")
 			return taskDone, peerError(n)
 		}
 		for _, n := range msg.Notifies() {
@@ -92,7 +116,8 @@ func (t *ikeAuth) process(msg *message.Message) (taskStatus, error) {
 	}
 	id, _ := msg.Find(wantID).(*message.ID)
 	auth, _ := msg.Find(message.PayloadAUTH).(*message.Auth)
-	if err := t.verify(id, auth); err != nil {
+	how, err := t.verify(msg, id, auth)
+	if err != nil {
 		sa.log.Warn("AUTHENTICATION_FAILED: the peer's AUTH does not verify", zap.Error(err))
 		if t.initiator {
 			t.notifyPeer = true
@@ -100,7 +125,7 @@ func (t *ikeAuth) process(msg *message.Message) (taskStatus, error) {
 		}
 		return taskDone, withNotify(message.NotifyAuthenticationFailed, nil, err)
 	}
-	sa.log.Info("peer authenticated with PSK", zap.Stringer("id", id))
+	sa.log.Info("peer authenticated", zap.Stringer("id", id), zap.String("with", how))
 	if !t.initiator && sa.halfOpen != nil {
 		sa.halfOpen.Stop()
 	}
@@ -123,23 +148,71 @@ func (sa *IKESA) onEstablished(peerID string, initialContact bool) {
 	}
 }
 
-func (t *ikeAuth) verify(id *message.ID, auth *message.Auth) error {
+// verify checks the peer's AUTH in the way the configuration demands and
+// says how it was proven.
+func (t *ikeAuth) verify(msg *message.Message, id *message.ID, auth *message.Auth) (string, error) {
 	sa := t.sa
 	if id == nil || auth == nil {
-		return fmt.Errorf("%w: ID or AUTH payload missing", ErrAuthenticationFailed)
-	}
-	if auth.Method != message.AuthSharedKeyMIC {
-		return fmt.Errorf("%w: peer uses %v, we expect a PSK", ErrAuthenticationFailed, auth.Method)
+		return "", fmt.Errorf("%w: ID or AUTH payload missing", ErrAuthenticationFailed)
 	}
 	if !matchesIdentity(sa.conn.RemoteID, id) {
-		return fmt.Errorf("%w: peer identity %v is not %q", ErrAuthenticationFailed, id, sa.conn.RemoteID)
+		return "", fmt.Errorf("%w: peer identity %v is not %v", ErrAuthenticationFailed, id, sa.conn.RemoteID)
 	}
 	body, err := id.Encode(nil)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrAuthenticationFailed, err)
+		return "", fmt.Errorf("%w: %w", ErrAuthenticationFailed, err)
 	}
-	if !hmac.Equal(auth.Data, sa.pskAuth(!t.initiator, body)) {
-		return fmt.Errorf("%w: PSK AUTH mismatch for %v", ErrAuthenticationFailed, id)
+	octets := sa.signedOctets(!t.initiator, body)
+	if sa.conn.RemoteAuth == AuthPSK {
+		if auth.Method != message.AuthSharedKeyMIC {
+			return "", fmt.Errorf("%w: peer uses %v, we expect a PSK", ErrAuthenticationFailed, auth.Method)
+		}
+		if !hmac.Equal(auth.Data, sa.pskAuth(!t.initiator, body)) {
+			return "", fmt.Errorf("%w: PSK AUTH mismatch for %v", ErrAuthenticationFailed, id)
+		}
+		return "pre-shared key", nil
 	}
-	return nil
+	if auth.Method == message.AuthSharedKeyMIC {
+		return "", fmt.Errorf("%w: peer uses a PSK, we expect a certificate", ErrAuthenticationFailed)
+	}
+	var certs []*message.Cert
+	for _, p := range msg.Payloads {
+		if c, ok := p.(*message.Cert); ok {
+			certs = append(certs, c)
+		}
+	}
+	leaf, intermediates, err := pubkey.ParseCertPayloads(certs)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrAuthenticationFailed, err)
+	}
+	if _, err := pubkey.VerifyChain(leaf, intermediates, sa.conn.TrustAnchors, sa.conn.Clock.Now()); err != nil {
+		return "", fmt.Errorf("%w: certificate %q: %w", ErrAuthenticationFailed, leaf.Subject, err)
+	}
+	if !pubkey.MatchIdentity(id, leaf) {
+		return "", fmt.Errorf("%w: identity %v is not in certificate %q", ErrAuthenticationFailed, id, leaf.Subject)
+	}
+	scheme, err := pubkey.Verify(auth, octets, leaf.PublicKey)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrAuthenticationFailed, err)
+	}
+	if err := pubkey.CheckKey(leaf.PublicKey, sa.conn.RemoteConstraints); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrAuthenticationFailed, err)
+	}
+	if err := pubkey.CheckScheme(scheme, sa.conn.RemoteConstraints); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrAuthenticationFailed, err)
+	}
+	return fmt.Sprintf("certificate %q, %v", leaf.Subject, scheme), nil
+}
+
+// certReq asks the peer for a certificate under one of our trust anchors
+// (RFC 7296 §3.7), so that a peer with several sends the right one.
+func (sa *IKESA) certReq() *message.CertReq {
+	if sa.conn.RemoteAuth != AuthPubkey || sa.conn.TrustAnchors == nil {
+		return nil
+	}
+	hashes := sa.conn.TrustAnchors.CertReqHashes()
+	if len(hashes) == 0 {
+		return nil
+	}
+	return &message.CertReq{Encoding: message.CertX509Signature, Data: hashes}
 }

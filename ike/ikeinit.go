@@ -25,6 +25,11 @@ type ikeInit struct {
 	ke     crypto.KeyExchange
 	nonce  []byte
 	chosen message.Proposal // responder
+	// cookie is the responder's COOKIE, returned first in the retried
+	// request (RFC 7296 §2.6); cookieRetries bounds how often a responder
+	// may ask (strongSwan gives up after 5).
+	cookie        []byte
+	cookieRetries int
 }
 
 func (t *ikeInit) exchange() message.ExchangeType { return message.ExchangeIKESAInit }
@@ -37,9 +42,13 @@ func (t *ikeInit) build(msg *message.Message) error {
 			&message.Nonce{Data: t.sa.nr})
 		return nil
 	}
+	// A retry after INVALID_KE_PAYLOAD or COOKIE keeps the nonce: the
+	// COOKIE is bound to it (RFC 7296 §2.6, "all other payloads unchanged").
 	var err error
-	if t.nonce, err = randomNonce(); err != nil {
-		return err
+	if t.nonce == nil {
+		if t.nonce, err = randomNonce(); err != nil {
+			return err
+		}
 	}
 	if t.ke == nil || t.ke.Group() != t.group {
 		if t.ke, err = crypto.NewKeyExchange(t.group); err != nil {
@@ -47,6 +56,9 @@ func (t *ikeInit) build(msg *message.Message) error {
 		}
 	}
 	t.sa.ni = t.nonce
+	if t.cookie != nil {
+		msg.Payloads = append(msg.Payloads, message.NewNotify(message.NotifyCookie, t.cookie))
+	}
 	msg.Payloads = append(msg.Payloads,
 		&message.SA{Proposals: t.sa.conn.offeredIKE()},
 		&message.KE{Group: t.group, Data: t.ke.PublicValue()},
@@ -112,6 +124,14 @@ func (t *ikeInit) processRequest(req *message.Message) error {
 
 func (t *ikeInit) processResponse(resp *message.Message) (taskStatus, error) {
 	sa := t.sa
+	if n := resp.Notify(message.NotifyCookie); n != nil {
+		if t.cookieRetries++; t.cookieRetries > 5 {
+			return taskDone, fmt.Errorf("%w: the responder asked for a COOKIE %d times", ErrPeerError, t.cookieRetries)
+		}
+		sa.log.Info("responder is under load and asks for a COOKIE, retrying IKE_SA_INIT")
+		t.cookie = slices.Clone(n.Data)
+		return taskRetry, nil
+	}
 	if n := resp.Notify(message.NotifyInvalidKEPayload); n != nil {
 		group, err := n.InvalidKEGroup()
 		if err != nil || group == t.group || !sa.conn.offersGroup(group) {

@@ -99,7 +99,7 @@ func TestInteropStrongSwanInitiator(t *testing.T) {
 		Remote:    remote,
 		Proposals: []string{"aes128gcm16-prfsha256-x25519"},
 		PSK:       []byte(interopPSK),
-		RemoteID:  interopCharonAddr,
+		RemoteID:  ParseID(interopCharonAddr),
 		Children: []ChildConfig{{
 			Name:         "net",
 			ESPProposals: []string{"aes128gcm16"},

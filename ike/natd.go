@@ -75,7 +75,7 @@ func (t *natDetection) process(msg *message.Message) (taskStatus, error) {
 			destination = n.Data
 		}
 	}
-	if msg.Header.Flags.Response() && msg.Notify(message.NotifyInvalidKEPayload) != nil {
+	if msg.Header.Flags.Response() && (msg.Notify(message.NotifyInvalidKEPayload) != nil || msg.Notify(message.NotifyCookie) != nil) {
 		return taskDone, nil
 	}
 	t.peerSentHashes = len(sources) > 0 && destination != nil

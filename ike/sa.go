@@ -16,6 +16,7 @@ import (
 
 	"github.com/espd/espd/crypto"
 	"github.com/espd/espd/esp/installer"
+	"github.com/espd/espd/ike/pubkey"
 )
 
 // IKESA is one IKE SA, initiator or responder, and the CHILD_SAs it made.
@@ -42,6 +43,8 @@ type IKESA struct {
 	// travelled, which the AUTH payloads sign (RFC 7296 §2.15).
 	initRequest, initResponse []byte
 
+	// peerHashes are the signature hashes the peer announced (RFC 7427).
+	peerHashes []pubkey.Hash
 	// local and remote are the IKE endpoints in use: the configured ones
 	// at first, port 4500 once NAT detection asks for encapsulation, and
 	// the peer's newest address after a NAT rebinding (RFC 7296 §2.23).
@@ -171,6 +174,7 @@ func (sa *IKESA) initiate() error {
 	group := sa.conn.ikeSuites[0].DHGroup
 	sa.tm.queue(&ikeInit{sa: sa, initiator: true, group: group})
 	sa.tm.queue(&natDetection{sa: sa, initiator: true})
+	sa.tm.queue(&signatureHashes{sa: sa, initiator: true})
 	sa.tm.queue(&ikeAuth{sa: sa, initiator: true})
 	sa.tm.queue(&childCreate{sa: sa, initiator: true, auth: true, config: sa.conn.children[0]})
 	return sa.tm.initiate()
@@ -221,32 +225,13 @@ func (sa *IKESA) Children() []ChildSA {
 	return out
 }
 
-// ChildError says why the named child was not set up on this IKE SA: the
-// peer's notification (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE) or our refusal
-// of its answer; nil if it was not refused.
-func (sa *IKESA) ChildError(name string) error {
-	sa.mu.Lock()
-	defer sa.mu.Unlock()
-	return sa.childErrors[name]
-}
-
-func (sa *IKESA) setChildError(name string, err error) {
-	if sa.childErrors == nil {
-		sa.childErrors = map[string]error{}
-	}
-	sa.childErrors[name] = err
-}
-
 // Name is the connection's name (Config.Name).
 func (sa *IKESA) Name() string { return sa.conn.Name }
 
 // Initiator reports whether we are the SA's original initiator: the
 // initiator of IKE_SA_INIT, or of the rekey that made it (RFC 7296 §2.18).
-func (sa *IKESA) Initiator() bool {
-	sa.mu.Lock()
-	defer sa.mu.Unlock()
-	return sa.initiator
-}
+// It never changes, so it needs no lock.
+func (sa *IKESA) Initiator() bool { return sa.initiator }
 
 // LocalSPI is the SPI we chose, which the owner routes by: the initiator's
 // if we are the initiator, else the responder's.
@@ -268,6 +253,22 @@ func (sa *IKESA) RestartChildren() []string {
 	sa.mu.Lock()
 	defer sa.mu.Unlock()
 	return slices.Clone(sa.restart)
+}
+
+// ChildError says why the named child was not set up on this IKE SA: the
+// peer's notification (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE) or our refusal
+// of its answer; nil if it was not refused.
+func (sa *IKESA) ChildError(name string) error {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	return sa.childErrors[name]
+}
+
+func (sa *IKESA) setChildError(name string, err error) {
+	if sa.childErrors == nil {
+		sa.childErrors = map[string]error{}
+	}
+	sa.childErrors[name] = err
 }
 
 func (sa *IKESA) transition(from, to State) error {

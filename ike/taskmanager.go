@@ -491,7 +491,7 @@ func (tm *taskManager) responderTasks(ex message.ExchangeType, msg *message.Mess
 	sa := tm.sa
 	switch ex {
 	case message.ExchangeIKESAInit:
-		return []task{&ikeInit{sa: sa}, &natDetection{sa: sa}}
+		return []task{&ikeInit{sa: sa}, &natDetection{sa: sa}, &signatureHashes{sa: sa}}
 	case message.ExchangeIKEAuth:
 		return []task{&ikeAuth{sa: sa}, &childCreate{sa: sa, auth: true}}
 	case message.ExchangeCreateChildSA:

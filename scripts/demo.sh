@@ -2,9 +2,9 @@
 #
 # demo.sh: espd in one minute. Builds espd, makes two network namespaces
 # ("left" and "right", two pretend hosts joined by a virtual cable), runs one
-# espd in each with an IPsec tunnel between them (ESP in UDP port 4500,
-# tunnel mode, AES-128-GCM, static keys), then pings and measures through
-# it. Everything is removed at the end. Needs root (namespaces, TUN).
+# espd in each, brings an IPsec tunnel up between them with IKEv2 (`espd up`,
+# a pre-shared key; ESP in UDP port 4500, tunnel mode, AES-128-GCM), then
+# pings and measures through it. Everything is removed at the end. Needs root (namespaces, TUN).
 #
 # Usage: sudo scripts/demo.sh [--espd PATH]
 # shellcheck source-path=SCRIPTDIR
@@ -63,20 +63,29 @@ wait_for_ping left 192.0.2.2 5 || die "the virtual cable does not work"
 echo "Behind each host is a private network: 198.18.1.0/24 on the left, 198.18.2.0/24 on the right."
 echo "Traffic between those two networks will go through the IPsec tunnel."
 
-say "Writing the two espd configurations, with fresh random keys."
-write_manual_pair "$NETNS_WORKDIR/demo" name=demo proposal=aes128gcm16 encap=yes mode=tunnel \
-	left_ts=198.18.1.0/24 right_ts=198.18.2.0/24 left_tun=198.18.1.1/32 right_tun=198.18.2.1/32
-echo "This is left's (swanctl.conf syntax, keys shortened here):"
-sed -E 's/(key = 0x[0-9a-f]{8})[0-9a-f]+/\1.../' "$NETNS_WORKDIR/demo/left.conf" | sed 's/^/    /'
+say "Writing the two espd configurations (swanctl.conf syntax, an IKEv2 connection with a pre-shared key)."
+mkdir -p "$NETNS_WORKDIR/demo"
+psk=$(random_hex 16)
+write_ike_conf "$NETNS_WORKDIR/demo/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=left.espd.test \
+	remote_id=right.espd.test tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 \
+	ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 encap=yes psk="$psk"
+write_ike_conf "$NETNS_WORKDIR/demo/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=right.espd.test \
+	remote_id=left.espd.test tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.1.0/24 \
+	ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 encap=yes psk="$psk"
+echo "This is left's (the secret shortened here):"
+sed -E 's/(secret = "[0-9a-f]{6})[0-9a-f]+/\1.../' "$NETNS_WORKDIR/demo/left.conf" | sed 's/^/    /'
 
 say "Starting espd on both hosts."
 espd_start left "$NETNS_WORKDIR/demo/left.conf" || die "espd did not start on left"
 left_pid=$ESPD_PID
 espd_start right "$NETNS_WORKDIR/demo/right.conf" || die "espd did not start on right"
 right_pid=$ESPD_PID
+echo "Each espd made a TUN device, $ESPD_TUN; left has 198.18.1.1 on it, right has 198.18.2.1."
+
+say "Bringing the tunnel up from left: espd up net (IKE_SA_INIT and IKE_AUTH with right)."
+"$ESPD" up --socket "$NETNS_WORKDIR/espd-left.sock" net || die "espd up failed; see $NETNS_WORKDIR"
 espd_wait_route left 198.18.2.1 || die "espd on left did not set up its routes"
 espd_wait_route right 198.18.1.1 || die "espd on right did not set up its routes"
-echo "Each espd made a TUN device, $ESPD_TUN; left has 198.18.1.1 on it, right has 198.18.2.1."
 wait_for_ping left 198.18.2.1 10 || die "no ping through the tunnel; see $NETNS_WORKDIR"
 
 say "Pinging right's private address 198.18.2.1 from left's 198.18.1.1, through the tunnel:"

@@ -300,3 +300,19 @@ func familyOf(a netip.Addr) int {
 func isGone(err error) bool {
 	return errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV)
 }
+
+// SourceAddr is the address the kernel sends to dst from, looked up as a
+// socket marked with mark would be routed: past espd's own table, so the
+// answer is the outer interface's address even when a tunnel covers dst.
+func SourceAddr(dst netip.Addr, mark uint32) (netip.Addr, error) {
+	routes, err := netlink.RouteGetWithOptions(dst.AsSlice(), &netlink.RouteGetOptions{Mark: mark})
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("tun: route to %v: %w", dst, err)
+	}
+	for _, r := range routes {
+		if src, ok := netip.AddrFromSlice(r.Src); ok {
+			return src.Unmap(), nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("tun: route to %v has no source address", dst)
+}

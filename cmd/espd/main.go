@@ -14,7 +14,10 @@ const usage = `usage: espd <command> [flags]
 
 commands:
   run -c FILE       run the daemon in the foreground (swanctl.conf syntax)
-  status [--json]   show SAs, counters and drops of the running daemon
+  up NAME           set up a connection or a child and wait until it is installed
+  down NAME         delete a connection's IKE SAs, or a child's CHILD_SAs
+  reload            read the configuration file again
+  status [--json]   show IKE SAs, CHILD_SAs, counters and drops
   version           print the version
 
 common flags:
@@ -33,7 +36,7 @@ func main() {
 	case "status":
 		err = status(args)
 	case "up", "down", "reload":
-		err = fmt.Errorf("espd %s: needs IKE, which this build does not have yet; use manual SAs in the espd { manual { } } section", cmd)
+		err = command(cmd, args)
 	case "version", "--version":
 		fmt.Println("espd", version)
 	case "help", "-h", "--help":

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/espd/espd/esp/installer"
 	"github.com/espd/espd/esp/packet"
 	"github.com/espd/espd/esp/rawip"
+	"github.com/espd/espd/ike"
 	"github.com/espd/espd/internal/config"
 	"github.com/espd/espd/nat"
 	"github.com/espd/espd/tun"
@@ -65,6 +67,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	d.file = *file
 	ctl, err := listenControl(*socket, d, log)
 	if err != nil {
 		d.close()
@@ -83,13 +86,27 @@ func run(args []string) error {
 
 // daemon holds what run brought up, so it can be taken down in reverse.
 type daemon struct {
-	log    *zap.Logger
-	dp     *esp.Dataplane
-	router *tun.Router
+	log     *zap.Logger
+	dp      *esp.Dataplane
+	router  *tun.Router
+	ike     *ikeSockets
+	manager *ike.Manager
+	routes  *routingInstaller
+	stop    chan struct{}
+	file    string
 }
 
 func (d *daemon) close() error {
 	var errs []error
+	if d.manager != nil {
+		d.closeIKE()
+	}
+	if d.stop != nil {
+		close(d.stop)
+	}
+	if d.ike != nil {
+		d.ike.close()
+	}
 	if d.router != nil {
 		errs = append(errs, d.router.Close())
 	}
@@ -101,15 +118,31 @@ func (d *daemon) close() error {
 
 func startDaemon(cfg *config.File, log *zap.Logger) (d *daemon, err error) {
 	e := cfg.Espd
-	d = &daemon{log: log}
+	d = &daemon{log: log, stop: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			d.close()
 		}
 	}()
-	transports, err := openTransports(e)
+	conns, err := ikeConnections(cfg)
 	if err != nil {
 		return nil, err
+	}
+	d.ike = newIKESockets(log, e.FwMark, e.PortNATT)
+	families := ikeFamilies(cfg.Connections)
+	transports, err := openTransports(e, families, d.ike)
+	if err != nil {
+		return nil, err
+	}
+	for ipv4 := range families {
+		if err := d.ike.listen500(ipv4, ikePort(cfg.Connections)); err != nil {
+			for _, c := range transports {
+				if c != nil {
+					c.Close()
+				}
+			}
+			return nil, err
+		}
 	}
 	closeTransports := func() {
 		for _, c := range transports {
@@ -132,7 +165,8 @@ func startDaemon(cfg *config.File, log *zap.Logger) (d *daemon, err error) {
 		closeTransports()
 		return nil, fmt.Errorf("configure TUN %s: %w", e.Tun.Name, err)
 	}
-	d.dp, err = esp.New(esp.Config{TUN: dev, Transports: transports, Events: eventLogger{log}, Log: log})
+	events := &ikeEvents{log: log}
+	d.dp, err = esp.New(esp.Config{TUN: dev, Transports: transports, Events: events, Log: log})
 	if err != nil {
 		dev.Close()
 		closeTransports()
@@ -152,14 +186,30 @@ func startDaemon(cfg *config.File, log *zap.Logger) (d *daemon, err error) {
 			return nil, fmt.Errorf("%s: manual SA %s: %w", e.Manual[i].Pos, e.Manual[i].Name, err)
 		}
 	}
+	d.routes = newRoutingInstaller(d.dp, d.router, e.Tun.Addrs, log)
+	d.manager, err = ike.NewManager(ike.ManagerConfig{
+		Connections: conns,
+		Installer:   d.routes,
+		Send:        d.ike.send,
+		LocalAddr:   func(remote netip.Addr) (netip.Addr, error) { return tun.SourceAddr(remote, e.FwMark) },
+		Logger:      log.Named("ike"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	events.manager.Store(d.manager)
+	go d.ike.serve(d.manager)
+	go d.ike.keepalives(d.manager, 20*time.Second, d.stop)
 	d.dp.Start()
+	d.startActions(cfg)
 	return d, nil
 }
 
-// openTransports opens the sockets the manual SAs need: ESP-in-UDP and raw
-// ESP, per outer address family. All carry the fwmark so that the policy
-// routing rule lets them bypass the TUN.
-func openTransports(e config.Espd) (t [esp.NumTransports]packet.Conn, err error) {
+// openTransports opens the sockets the manual SAs and the IKE connections
+// need: ESP-in-UDP and raw ESP, per outer address family (IKE may pick
+// either, so a connection's family gets both). All carry the fwmark so
+// that the policy routing rule lets them bypass the TUN.
+func openTransports(e config.Espd, ikeFamilies map[bool]bool, ikeSock *ikeSockets) (t [esp.NumTransports]packet.Conn, err error) {
 	defer func() {
 		if err != nil {
 			for _, c := range t {
@@ -169,25 +219,77 @@ func openTransports(e config.Espd) (t [esp.NumTransports]packet.Conn, err error)
 			}
 		}
 	}()
-	for _, m := range e.Manual {
-		slot := esp.TransportSlot(m.Encap, m.Remote)
+	open := func(encap bool, remote netip.Addr) error {
+		slot := esp.TransportSlot(encap, remote)
 		if t[slot] != nil {
-			continue
+			return nil
 		}
 		any := netip.IPv4Unspecified()
-		if !m.Remote.Is4() {
+		if !remote.Is4() {
 			any = netip.IPv6Unspecified()
 		}
-		if m.Encap {
-			t[slot], err = nat.Listen(nat.Config{Addr: netip.AddrPortFrom(any, e.PortNATT), Mark: e.FwMark})
-		} else {
-			t[slot], err = rawip.Listen(any, e.FwMark)
+		if encap {
+			c, err := nat.Listen(nat.Config{Addr: netip.AddrPortFrom(any, e.PortNATT), Mark: e.FwMark, OnIKE: ikeSock.fromNATT})
+			if err != nil {
+				return err
+			}
+			ikeSock.natt[remote.Is4()] = c
+			t[slot] = c
+			return nil
 		}
-		if err != nil {
+		t[slot], err = rawip.Listen(any, e.FwMark)
+		return err
+	}
+	for _, m := range e.Manual {
+		if err := open(m.Encap, m.Remote); err != nil {
 			return t, err
 		}
 	}
+	for ipv4 := range ikeFamilies {
+		any := netip.IPv4Unspecified()
+		if !ipv4 {
+			any = netip.IPv6Unspecified()
+		}
+		for _, encap := range []bool{true, false} {
+			if err := open(encap, any); err != nil {
+				return t, err
+			}
+		}
+	}
 	return t, nil
+}
+
+// ikeFamilies are the outer address families the connections may use:
+// those of their addresses, and IPv4 for %any.
+func ikeFamilies(conns []config.Connection) map[bool]bool {
+	fam := map[bool]bool{}
+	for _, c := range conns {
+		for _, h := range append(append([]config.HostSpec(nil), c.LocalAddrs...), c.RemoteAddrs...) {
+			switch {
+			case h.Kind == config.HostAddr:
+				fam[h.Addr.Is4()] = true
+			case h.Kind == config.HostAny && h.Addr.IsValid():
+				fam[h.Addr.Is4()] = true
+			default:
+				fam[true] = true
+			}
+		}
+		if len(c.LocalAddrs) == 0 || len(c.RemoteAddrs) == 0 {
+			fam[true] = true
+		}
+	}
+	return fam
+}
+
+// ikePort is the local IKE port: the connections' local_port (500 unless
+// set; espd listens on one).
+func ikePort(conns []config.Connection) uint16 {
+	for _, c := range conns {
+		if c.LocalPort != 0 {
+			return c.LocalPort
+		}
+	}
+	return config.DefaultIKEPort
 }
 
 // installManual adds the two SAs of a manual SA pair.
@@ -237,22 +339,4 @@ func routeManual(r *tun.Router, m *config.ManualSA, tunAddrs []netip.Prefix) err
 		}
 	}
 	return nil
-}
-
-// eventLogger reports data plane events. With manual SAs there is no IKE to
-// rekey, so a lifetime event is only worth a log line; the data plane
-// itself stops a hard-expired SA.
-type eventLogger struct{ log *zap.Logger }
-
-func (e eventLogger) SoftExpired(spi uint32, dir installer.Direction) {
-	e.log.Warn("SA reached its soft lifetime (manual SAs are not rekeyed)", zap.String("spi", fmt.Sprintf("%#08x", spi)), zap.Stringer("dir", dir))
-}
-func (e eventLogger) HardExpired(spi uint32, dir installer.Direction) {
-	e.log.Warn("SA reached its hard lifetime and stopped", zap.String("spi", fmt.Sprintf("%#08x", spi)), zap.Stringer("dir", dir))
-}
-func (e eventLogger) SeqNearWrap(spi uint32) {
-	e.log.Warn("SA sequence number is near its wrap; it will stop sending at the wrap", zap.String("spi", fmt.Sprintf("%#08x", spi)))
-}
-func (e eventLogger) UnknownSPI(spi uint32, from netip.AddrPort) {
-	e.log.Debug("ESP for an unknown SPI", zap.String("spi", fmt.Sprintf("%#08x", spi)), zap.Stringer("from", from))
 }

@@ -133,8 +133,6 @@ func TestSiteToSiteExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	psk, _ := base64.StdEncoding.DecodeString("v+NkxY9LLZvwj4qCC2o/gGrWDF2d21jL")
-	tls := tsPrefix("198.18.3.0/24")
-	tls.Protocol, tls.StartPort, tls.EndPort = 6, 443, 443
 	want := []Connection{{
 		Name:        "gw1-gw2",
 		Pos:         swanctl.Pos{File: path, Line: lineOf(t, path, "gw1-gw2 {")},
@@ -156,7 +154,7 @@ func TestSiteToSiteExample(t *testing.T) {
 			Name:         "net-net",
 			Pos:          swanctl.Pos{File: path, Line: lineOf(t, path, "net-net {")},
 			LocalTS:      []TrafficSelector{tsPrefix("198.18.1.0/24")},
-			RemoteTS:     []TrafficSelector{tsPrefix("198.18.2.0/24"), tls},
+			RemoteTS:     []TrafficSelector{tsPrefix("198.18.2.0/24"), tsPrefix("198.18.3.0/24")},
 			ESPProposals: []ESPProposal{mustESP(t, "aes256gcm16-ecp384"), mustESP(t, "aes128gcm16"), mustESP(t, "chacha20poly1305-x25519-esn")},
 			Mode:         ModeTunnel,
 			StartAction:  ActionStart, DPDAction: ActionStart, CloseAction: ActionStart,

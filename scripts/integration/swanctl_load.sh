@@ -40,6 +40,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../lib/netns.sh"
 # shellcheck source=../lib/deps.sh
 source "$HERE/../lib/deps.sh"
+# shellcheck source=../lib/charon.sh
+source "$HERE/../lib/charon.sh"
 
 usage() {
 	cat <<-EOF
@@ -65,6 +67,7 @@ CONFIG_DIR=$ESPD_REPO/internal/config/testdata
 declare -A EXPECTED_CONNS=(
 	[example.conf]="gw-gw"
 	[site-to-site.conf]="gw1-gw2"
+	[host-to-host.conf]="host-host"
 	[road-warrior-gateway.conf]="rw"
 	[road-warrior-client.conf]="home"
 	[every-form.conf]="addrs-and-times ids-1 ids-2 ids-3 ids-4 ids-5 ids-6 ids-7 ids-8 ids-9"
@@ -87,9 +90,6 @@ declare -A CREDENTIALS=(
 GW_KEY_PASSPHRASE="gateway key passphrase"
 ALICE_KEY_PASSPHRASE="alice key passphrase"
 
-# The plugin list of TESTBED.md; swanctl itself loads its default plugins.
-CHARON_PLUGINS="random nonce openssl aesni aes sha1 sha2 hmac gcm chapoly pem pkcs1 x509 pubkey curve25519 gmp kdf kernel-libipsec kernel-netlink socket-default vici updown attr"
-
 # The directories swanctl --load-all reads credentials from, relative to
 # the configuration file (swanctl.h).
 SWANCTL_DIRS=(x509 x509ca x509ocsp x509aa x509ac x509crl pubkey private rsa ecdsa bliss pkcs8 pkcs12)
@@ -98,19 +98,7 @@ need_root
 need_tools ip unshare mount openssl swanctl sort comm
 netns_remove_stale
 
-# Debian 12 ships charon as charon-systemd, which runs in the foreground
-# like charon and reads the same settings (its section falls back to
-# charon's).
-CHARON=${ESPD_CHARON:-}
-if [[ -z $CHARON ]]; then
-	for candidate in /usr/lib/ipsec/charon /usr/libexec/ipsec/charon /usr/sbin/charon-systemd; do
-		if [[ -x $candidate ]]; then
-			CHARON=$candidate
-			break
-		fi
-	done
-fi
-[[ -n $CHARON && -x $CHARON ]] || die "no charon binary (install strongswan-charon or charon-systemd, or set ESPD_CHARON)"
+charon_find
 log "charon: $CHARON; strongSwan $(dpkg-query -W -f='${Version}' strongswan-swanctl 2>/dev/null || echo "(version unknown)")"
 
 # --- credentials -------------------------------------------------------------
@@ -167,38 +155,13 @@ key_loaded_pattern() {
 
 # --- charon --------------------------------------------------------------------
 
-write_strongswan_conf() {
-	local dir=$1
-	cat >"$dir/strongswan.conf" <<-EOF
-		charon {
-			load = $CHARON_PLUGINS
-			filelog {
-				log {
-					path = $dir/charon.log
-					default = 1
-					cfg = 2
-				}
-			}
-			plugins {
-				vici {
-					socket = unix://$dir/charon.vici
-				}
-			}
-		}
-	EOF
-}
-
 # start_charon SHORT DIR: charon in a new namespace with a private /run
 # (charon insists on its pid file there), configured by DIR/strongswan.conf.
 start_charon() {
 	local short=$1 dir=$2
-	write_strongswan_conf "$dir"
 	ns_add "$short" || return 1
-	# shellcheck disable=SC2016 # $1 and $2 are the inner shell's
-	bg_start "$short" "$dir/charon.out" unshare -m --propagation private \
-		sh -c 'mount -t tmpfs tmpfs /run && STRONGSWAN_CONF="$1" exec "$2"' sh "$dir/strongswan.conf" "$CHARON"
-	CHARON_PID=$BG_PID
-	wait_until 20 "charon's vici socket in $dir" test -S "$dir/charon.vici"
+	charon_start "$short" "$dir" || return 1
+	CHARON_PID=${CHARON_PIDS[$short]}
 }
 
 # stop_charon SHORT: stops charon and deletes its namespace at once, and
@@ -217,13 +180,6 @@ stop_charon() {
 	done
 	NETNS_CREATED=("${kept_ns[@]}")
 	NETNS_PIDS=("${kept_pids[@]}")
-}
-
-# swanctl_in SHORT DIR ARGS...: swanctl talking to that charon.
-swanctl_in() {
-	local short=$1 dir=$2
-	shift 2
-	nsexec "$short" env STRONGSWAN_CONF="$dir/strongswan.conf" swanctl "$@" --uri "unix://$dir/charon.vici"
 }
 
 # prepare_case NAME FILE: a directory with the file, copied unchanged, and

@@ -23,7 +23,7 @@ ESPD_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ESPD_TEST_PACKAGES=(
 	iperf3 nftables conntrack tshark tcpdump iputils-ping iproute2
 	strongswan-swanctl charon-systemd libcharon-extra-plugins libstrongswan-extra-plugins
-	wireguard-tools gcc libc6-dev ca-certificates
+	wireguard-tools gcc libc6-dev ca-certificates jq openssl
 )
 
 # The demo needs only these.

@@ -7,6 +7,7 @@
 #   random_hex BYTES                    BYTES random bytes as hex (coreutils only)
 #   proposal_key_lengths PROPOSAL       sets KEY_ENC_LEN, KEY_INTEG_LEN (bytes)
 #   write_manual_pair DIR key=value...  DIR/left.conf, DIR/right.conf, DIR/sa.env
+#   write_ike_conf FILE key=value...    an espd configuration with one IKEv2 PSK connection
 #   espd_start NS CONF [LOGDIR]         run espd in NS; pid in ESPD_PID; waits for its TUN
 #   espd_wait_route NS DST              until DST is routed into espd's TUN
 #   espd_stop NS PID                    SIGTERM; fails unless it exits 0
@@ -20,8 +21,9 @@ ESPD_SH_LOADED=1
 # ESPD is the binary under test; the scripts set it from --espd or build it.
 ESPD=${ESPD:-}
 ESPD_TUN=espd0
-# The log file of the espd running in each namespace.
+# The log file and the pid of the espd running in each namespace.
 declare -A ESPD_LOGS=()
+declare -A ESPD_PIDS_BY_NS=()
 
 random_hex() {
 	od -An -v -tx1 -N "$1" /dev/urandom | tr -d ' \n'
@@ -176,6 +178,68 @@ _write_manual_conf() {
 	} >"$file"
 }
 
+# write_ike_conf FILE key=value... writes an espd configuration with one
+# IKEv2 connection "gw" and its child "net". Keys: local remote local_id
+# remote_id tun (the TUN address; none in transport mode) ts_local ts_remote
+# ike esp encap (yes|no, default no) mode (default tunnel) start_action
+# (default none), and either psk=SECRET or
+# cert=FILE (auth = pubkey both ways, certs = FILE in the x509 directory
+# beside FILE; the key and the CA in private and x509ca there).
+write_ike_conf() {
+	local file=$1
+	shift
+	local -A s=([encap]=no [start_action]=none [mode]=tunnel [tun]="")
+	local kv auth=psk certs="" secrets="" addrs=""
+	for kv in "$@"; do s[${kv%%=*}]=${kv#*=}; done
+	[[ -z ${s[tun]} ]] || addrs="addrs = ${s[tun]}/32"
+	if [[ -n ${s[cert]:-} ]]; then
+		auth=pubkey
+		certs="certs = ${s[cert]}"
+	else
+		printf -v secrets '%s\n        %s\n        %s\n        %s\n    }' "ike-gw {" "id-a = ${s[local_id]}" \
+			"id-b = ${s[remote_id]}" "secret = \"${s[psk]}\""
+	fi
+	cat >"$file" <<-EOF
+		espd {
+		    tun {
+		        name = $ESPD_TUN
+		        $addrs
+		    }
+		}
+		connections {
+		    gw {
+		        local_addrs = ${s[local]}
+		        remote_addrs = ${s[remote]}
+		        proposals = ${s[ike]}
+		        encap = ${s[encap]}
+		        local {
+		            auth = $auth
+		            id = ${s[local_id]}
+		            $certs
+		        }
+		        remote {
+		            auth = $auth
+		            id = ${s[remote_id]}
+		        }
+		        children {
+		            net {
+		                local_ts = ${s[ts_local]}
+		                remote_ts = ${s[ts_remote]}
+		                esp_proposals = ${s[esp]}
+		                mode = ${s[mode]}
+		                start_action = ${s[start_action]}
+		            }
+		        }
+		    }
+		}
+		secrets {
+		    $secrets
+		}
+	EOF
+	# The optional lines above leave blank ones behind.
+	sed -i '/^[[:space:]]*$/d' "$file"
+}
+
 # espd_start runs the daemon in a namespace and waits until its TUN is up.
 # Each instance gets its own control socket: the namespaces share one
 # filesystem, so the default /run/espd/espd.sock would collide.
@@ -186,6 +250,7 @@ espd_start() {
 	bg_start "$ns_short" "$logfile" "$ESPD" run -c "$conf" \
 		--log-level "${ESPD_LOG_LEVEL:-info}" --socket "$NETNS_WORKDIR/espd-$ns_short.sock"
 	ESPD_PID=$BG_PID
+	ESPD_PIDS_BY_NS[$ns_short]=$BG_PID
 	ESPD_LOGS[$ns_short]=$logfile
 	if ! wait_until 10 "espd's TUN $ESPD_TUN in $ns_short" _espd_tun_or_exit "$ns_short" "$ESPD_PID"; then
 		log "espd in $ns_short did not come up; its log:"

@@ -1,0 +1,496 @@
+#!/usr/bin/env bash
+#
+# ike.sh: espd negotiates its SAs with IKEv2 and carries traffic through
+# them, against strongSwan 5.9.8 (charon with kernel-libipsec) in both roles
+# and against another espd.
+#
+#   left ns: espd                 wan0 192.0.2.1/24 <--veth--> right ns: charon or espd, wan0 192.0.2.2/24
+#   inner:   198.18.1.1 (espd0)                                198.18.2.1 (charon: lo; espd: espd0)
+#   selectors 198.18.1.0/24 === 198.18.2.0/24
+#
+# Cases:
+#   espd-raw, espd-encap          espd to espd: raw ESP (no NAT), and encap = yes (ESP-in-UDP)
+#   espd-transport                espd to espd, host to host: transport mode, selectors dynamic (the outer
+#                                 addresses), pings between 192.0.2.1 and 192.0.2.2 travel as ESP
+#   ss-ROLE-AUTH-PROPOSAL         the interop matrix with charon:
+#                                 ROLE resp: espd initiates (`espd up`), charon responds;
+#                                      init: charon initiates (`swanctl --initiate`), espd responds;
+#                                 AUTH psk, or certificates of rsa (3072), ecdsa (P-256) or ed25519 keys
+#                                      under one ECDSA P-384 CA (scripts/lib/pki.sh; RFC 7427 signatures);
+#                                 PROPOSAL aes128gcm16 (IKE -prfsha256-x25519), aes256gcm16 (-prfsha384-ecp384),
+#                                      chacha20poly1305 (-prfsha256-modp2048), aes256-sha256 (-modp2048)
+#   wrong-psk-espd-init, wrong-psk-ss-init
+#                                 different PSKs: AUTHENTICATION_FAILED on both sides, no SA anywhere
+#   mismatch-espd-init, mismatch-ss-init
+#                                 no common IKE proposal: NO_PROPOSAL_CHOSEN, the responder's log names
+#                                 both sides' proposals, no SA anywhere
+#   nat-two-clients               left becomes a NAT router (nftables masquerade) for two espd clients,
+#                                 198.51.100.2 (inner 198.18.1.1) and 198.51.100.130 (inner 198.18.3.1);
+#                                 the espd gateway in right (remote_addrs = %any, remote_ts 198.18.0.0/16
+#                                 narrowed per client) sees both as 192.0.2.1 on different ports. Both
+#                                 clients must detect the NAT, float to 4500 and reach the gateway, and
+#                                 the gateway each client, at once.
+#
+# A working case checks: the initiating command exits 0; espd's status and
+# swanctl --list-sas show the same IKE SPIs and crossed CHILD_SA SPIs with
+# the proposal asked for; pings both ways all come back; tcpdump on the veth
+# sees them only as ESP (ESP-in-UDP with charon, whose kernel-libipsec
+# always encapsulates) and no ICMP echo in the clear; 2 s of iperf3 TCP; and
+# SIGTERM ends espd with status 0.
+#
+# Usage: ike.sh [--case NAME]... [--espd PATH] [--list]
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/netns.sh
+source "$HERE/../lib/netns.sh"
+# shellcheck source=../lib/deps.sh
+source "$HERE/../lib/deps.sh"
+# shellcheck source=../lib/espd.sh
+source "$HERE/../lib/espd.sh"
+# shellcheck source=../lib/charon.sh
+source "$HERE/../lib/charon.sh"
+# shellcheck source=../lib/pki.sh
+source "$HERE/../lib/pki.sh"
+
+declare -A IKE_PROPOSAL=(
+	[aes128gcm16]=aes128gcm16-prfsha256-x25519
+	[aes256gcm16]=aes256gcm16-prfsha384-ecp384
+	[chacha20poly1305]=chacha20poly1305-prfsha256-modp2048
+	[aes256-sha256]=aes256-sha256-modp2048
+)
+PROPOSALS=(aes128gcm16 aes256gcm16 chacha20poly1305 aes256-sha256)
+ALL_CASES=(espd-raw espd-encap espd-transport)
+for role in resp init; do
+	for auth in psk rsa ecdsa ed25519; do
+		for p in "${PROPOSALS[@]}"; do
+			ALL_CASES+=("ss-$role-$auth-$p")
+		done
+	done
+done
+ALL_CASES+=(wrong-psk-espd-init wrong-psk-ss-init mismatch-espd-init mismatch-ss-init nat-two-clients)
+
+usage() {
+	cat <<-EOF
+		usage: $0 [--case NAME]... [--espd PATH] [--list]
+		cases: ${ALL_CASES[*]}
+		ESPD_KEEP_WORKDIR=1 keeps configs, logs and captures; ESPD_LOG_LEVEL=debug for espd.
+	EOF
+}
+
+CASES=()
+while (($#)); do
+	case $1 in
+	--case) CASES+=("${2:?--case needs a name}"); shift 2 ;;
+	--espd) ESPD=${2:?--espd needs a path}; shift 2 ;;
+	--list) printf '%s\n' "${ALL_CASES[@]}"; exit 0 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+((${#CASES[@]})) || CASES=("${ALL_CASES[@]}")
+for c in "${CASES[@]}"; do
+	[[ " ${ALL_CASES[*]} " == *" $c "* ]] || die "unknown case '$c' (try --list)"
+done
+
+need_root
+need_tools ip ping iperf3 tcpdump tshark swanctl openssl
+charon_find
+espd_binary
+log "testing $("$ESPD" version 2>&1) against charon $CHARON (strongSwan $(dpkg-query -W -f='${Version}' strongswan-swanctl 2>/dev/null || echo '?'))"
+
+PSK="espd interop pre-shared key"
+
+# write_charon_conf FILE ike esp psk [cert]: charon's side of "gw" (right);
+# with cert (a file in the x509 directory beside FILE), auth = pubkey.
+write_charon_conf() {
+	local file=$1 ike=$2 esp=$3 psk=$4 cert=${5:-} auth=psk certs="" id_l=right.espd.test id_r=left.espd.test
+	if [[ -n $cert ]]; then
+		auth=pubkey certs="certs = $cert" id_l=sun.espd.test id_r=moon.espd.test
+	fi
+	cat >"$file" <<-EOF
+		connections {
+			gw {
+				version = 2
+				local_addrs = 192.0.2.2
+				remote_addrs = 192.0.2.1
+				proposals = $ike
+				local {
+					auth = $auth
+					id = $id_l
+					$certs
+				}
+				remote {
+					auth = $auth
+					id = $id_r
+				}
+				children {
+					net {
+						local_ts = 198.18.2.0/24
+						remote_ts = 198.18.1.0/24
+						esp_proposals = $esp
+					}
+				}
+			}
+		}
+		secrets {
+			ike-gw {
+				id-a = left.espd.test
+				id-b = right.espd.test
+				secret = "$psk"
+			}
+		}
+	EOF
+}
+
+espd_left_conf() { # DIR ike esp psk [encap]
+	write_ike_conf "$1/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=left.espd.test remote_id=right.espd.test \
+		tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike="$2" esp="$3" psk="$4" encap="${5:-no}"
+}
+
+# espd's CLI takes its flags before the NAME.
+espd_ctl() { # NS VERB [NAME]
+	local ns_short=$1 verb=$2
+	shift 2
+	"$ESPD" "$verb" --socket "$NETNS_WORKDIR/espd-$ns_short.sock" "$@"
+}
+
+start_charon_right() { # DIR ike esp psk [cert-key-type]
+	local dir=$1/charon cert=""
+	mkdir -p "$dir"
+	if [[ -n ${5:-} ]]; then
+		cert=sun-$5.pem
+		mkdir -p "$dir/x509" "$dir/x509ca" "$dir/private"
+		cp "$PKI_DIR/x509ca/ca.pem" "$dir/x509ca/"
+		cp "$PKI_DIR/x509/$cert" "$dir/x509/"
+		cp "$PKI_DIR/private/$cert" "$dir/private/"
+	fi
+	write_charon_conf "$dir/swanctl.conf" "$2" "$3" "$4" "$cert"
+	charon_start right "$dir" || return 1
+	# charon routes the remote selector from an address inside its local
+	# one, and refuses the CHILD_SA when it has none.
+	nsexec right ip addr add 198.18.2.1/32 dev lo
+	swanctl_in right "$dir" --load-all --noprompt --file "$dir/swanctl.conf" >"$dir/load.out" 2>&1 || {
+		cat "$dir/load.out" >&2
+		return 1
+	}
+}
+
+# ping_all NS SRC DST: every one of 3 echoes must come back.
+ping_all() {
+	nsexec "$1" ping -c 3 -i 0.2 -W 2 -I "$2" "$3" >/dev/null
+}
+
+# check_sas_match DIR: espd's and charon's views of the SAs agree.
+check_sas_match() {
+	local dir=$1 listing json spii spir in out
+	listing=$(swanctl_in right "$dir/charon" --list-sas 2>&1)
+	printf '%s\n' "$listing" >"$dir/list-sas.txt"
+	json=$(espd_ctl left status --json)
+	printf '%s\n' "$json" >"$dir/status.json"
+	spii=$(jq -r '.ike_sas[0].spi_i' <<<"$json")
+	spir=$(jq -r '.ike_sas[0].spi_r' <<<"$json")
+	in=$(jq -r '.ike_sas[0].children[0].spi_in' <<<"$json")
+	out=$(jq -r '.ike_sas[0].children[0].spi_out' <<<"$json")
+	grep -q "ESTABLISHED, IKEv2, ${spii}_i\*\? ${spir}_r" <<<"$listing" || {
+		log "charon shows no IKE SA ${spii}_i ${spir}_r:"; printf '%s\n' "$listing" >&2; return 1
+	}
+	grep -q "INSTALLED, TUNNEL-in-UDP" <<<"$listing" || { log "charon's CHILD_SA is not INSTALLED, TUNNEL-in-UDP"; return 1; }
+	grep -Eq "^\s+in\s+$out," <<<"$listing" && grep -Eq "^\s+out\s+$in," <<<"$listing" || {
+		log "CHILD_SA SPIs do not cross: espd in $in out $out"; printf '%s\n' "$listing" >&2; return 1
+	}
+}
+
+# traffic_checks DIR ENCAP: pings both ways seen only as ESP, then iperf3.
+traffic_checks() {
+	local dir=$1 encap=$2 pcap=$1/wan.pcap esp clear filter
+	capture_start right wan0 "$pcap" || return 1
+	ping_all left 198.18.1.1 198.18.2.1 || { log "pings left -> right lost"; return 1; }
+	ping_all right 198.18.2.1 198.18.1.1 || { log "pings right -> left lost"; return 1; }
+	capture_stop "$CAPTURE_PID"
+	filter="esp"
+	esp=$(tshark -r "$pcap" -Y "$filter" 2>/dev/null | wc -l)
+	clear=$(tshark -r "$pcap" -Y "icmp.type == 8 || icmp.type == 0" 2>/dev/null | wc -l)
+	if ((esp < 12 || clear != 0)); then
+		log "on the wire: $esp ESP packets (want >= 12), $clear ICMP echoes in the clear (want 0)"
+		return 1
+	fi
+	if [[ $encap == yes ]] && (($(tshark -r "$pcap" -Y "udp.port == 4500 && esp" 2>/dev/null | wc -l) < 12)); then
+		log "ESP was not UDP-encapsulated on port 4500"
+		return 1
+	fi
+	if [[ $encap == no ]] && (($(tshark -r "$pcap" -Y "ip.proto == 50" 2>/dev/null | wc -l) < 12)); then
+		log "ESP did not travel as IP protocol 50"
+		return 1
+	fi
+	nsexec right iperf3 -s -B 198.18.2.1 -1 -D --logfile "$dir/iperf3-server.log"
+	wait_until 5 "iperf3 server" nsexec right ss -ltn "sport = :5201"
+	nsexec left iperf3 -c 198.18.2.1 -B 198.18.1.1 -t 2 -J >"$dir/iperf3.json" || { log "iperf3 failed"; return 1; }
+	IPERF_GBITS=$(jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | floor / 100' "$dir/iperf3.json")
+}
+
+# case_interop DIR ROLE(resp|init) AUTH(psk|rsa|ecdsa|ed25519) PROPOSAL:
+# espd and charon negotiate, the one or the other initiating, with a PSK or
+# with certificates of that key type, and carry traffic.
+case_interop() {
+	local dir=$1 role=$2 auth=$3 p=$4 out
+	if [[ $auth == psk ]]; then
+		espd_left_conf "$dir" "${IKE_PROPOSAL[$p]}" "$p" "$PSK"
+		start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" "$PSK" || return 1
+	else
+		mkdir -p "$dir/x509" "$dir/x509ca" "$dir/private"
+		cp "$PKI_DIR/x509ca/ca.pem" "$dir/x509ca/"
+		cp "$PKI_DIR/x509/moon-$auth.pem" "$dir/x509/"
+		cp "$PKI_DIR/private/moon-$auth.pem" "$dir/private/"
+		write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=moon.espd.test remote_id=sun.espd.test \
+			tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike="${IKE_PROPOSAL[$p]}" esp="$p" \
+			cert="moon-$auth.pem"
+		start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" unused "$auth" || return 1
+	fi
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	if [[ $role == resp ]]; then
+		out=$(espd_ctl left up net 2>&1) || { log "espd up net: $out"; return 1; }
+	else
+		swanctl_in right "$dir/charon" --initiate --child net >"$dir/initiate.out" 2>&1 || {
+			log "swanctl --initiate failed:"; tail -n 5 "$dir/initiate.out" >&2; return 1
+		}
+	fi
+	check_sas_match "$dir" || return 1
+	local how="PSK"
+	if [[ $auth != psk ]]; then
+		# charon says how it checked espd's signature, e.g. RSA_EMSA_PKCS1_SHA2_256.
+		grep -q "authentication of 'moon.espd.test' with .* successful" "$dir/charon/charon.log" || {
+			log "charon's log does not show espd's signature verified"; return 1
+		}
+		grep -q 'peer authenticated.*"with": "certificate' "$dir/espd-left.log" || {
+			log "espd's log does not show charon's certificate verified"; return 1
+		}
+		how="$auth certificates ($(grep -o "authentication of 'moon.espd.test' with [^ ]*" "$dir/charon/charon.log" | head -1 | awk '{print $NF}'))"
+	fi
+	traffic_checks "$dir" yes || return 1
+	DETAIL="IKE ${IKE_PROPOSAL[$p]}, ESP $p, $how, iperf3 ${IPERF_GBITS} Gbit/s"
+}
+
+case_espd_pair() { # DIR ENCAP
+	local dir=$1 encap=$2 out json
+	espd_left_conf "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK" "$encap"
+	write_ike_conf "$dir/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=right.espd.test remote_id=left.espd.test \
+		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.1.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
+	espd_start right "$dir/right.conf" "$dir" || return 1
+	local right_pid=$ESPD_PID
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	out=$(espd_ctl left up net 2>&1) || { log "espd up net: $out"; return 1; }
+	json=$(espd_ctl right status --json)
+	[[ $(jq -r '.ike_sas[0].state' <<<"$json") == ESTABLISHED ]] || { log "the responder espd has no ESTABLISHED IKE SA"; return 1; }
+	[[ $(jq -r '.ike_sas[0].children[0].encap' <<<"$json") == "$([[ $encap == yes ]] && echo true || echo false)" ]] || {
+		log "the responder's CHILD_SA encap is not $encap"; return 1
+	}
+	traffic_checks "$dir" "$encap" || return 1
+	espd_stop right "$right_pid" || return 1
+	DETAIL="aes128gcm16, $([[ $encap == yes ]] && echo ESP-in-UDP || echo raw ESP), iperf3 ${IPERF_GBITS} Gbit/s"
+}
+
+# no_sa_anywhere DIR: neither side kept an IKE SA or a CHILD_SA.
+no_sa_anywhere() {
+	local dir=$1 json
+	json=$(espd_ctl left status --json)
+	if [[ $(jq '[.ike_sas // [] | .[] | select(.state == "ESTABLISHED")] | length' <<<"$json") != 0 || $(jq '.sas // [] | length' <<<"$json") != 0 ]]; then
+		log "espd kept SAs:"; printf '%s\n' "$json" >&2; return 1
+	fi
+	if swanctl_in right "$dir/charon" --list-sas 2>&1 | grep -q "ESTABLISHED\|INSTALLED"; then
+		log "charon kept SAs"; return 1
+	fi
+}
+
+case_wrong_psk() { # DIR ROLE(espd|ss)
+	local dir=$1 role=$2 out
+	espd_left_conf "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "not the peer's key"
+	start_charon_right "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK" || return 1
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	if [[ $role == espd ]]; then
+		if out=$(espd_ctl left up net 2>&1); then log "espd up succeeded with a wrong PSK"; return 1; fi
+		grep -q AUTHENTICATION_FAILED <<<"$out" || { log "espd up did not say AUTHENTICATION_FAILED: $out"; return 1; }
+		wait_until 5 "charon's verdict" grep -q "AUTHENTICATION_FAILED\|AUTH_FAILED" "$dir/charon/charon.log" || return 1
+	else
+		if swanctl_in right "$dir/charon" --initiate --child net >"$dir/initiate.out" 2>&1; then
+			log "charon initiated successfully with a wrong PSK"; return 1
+		fi
+		grep -q "AUTH_FAILED\|AUTHENTICATION_FAILED" "$dir/charon/charon.log" || { log "charon's log does not mention AUTHENTICATION_FAILED"; return 1; }
+		grep -q AUTHENTICATION_FAILED "$dir/espd-left.log" || { log "espd's log does not say AUTHENTICATION_FAILED"; return 1; }
+	fi
+	no_sa_anywhere "$dir" || return 1
+	DETAIL="AUTHENTICATION_FAILED on both sides, no SA"
+}
+
+case_mismatch() { # DIR ROLE(espd|ss)
+	local dir=$1 role=$2 out
+	local ours=aes256gcm16-prfsha384-ecp384 theirs=aes128gcm16-prfsha256-x25519
+	espd_left_conf "$dir" "$ours" aes128gcm16 "$PSK"
+	start_charon_right "$dir" "$theirs" aes128gcm16 "$PSK" || return 1
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	if [[ $role == espd ]]; then
+		if out=$(espd_ctl left up net 2>&1); then log "espd up succeeded without a common proposal"; return 1; fi
+		grep -q NO_PROPOSAL_CHOSEN <<<"$out" || { log "espd up did not say NO_PROPOSAL_CHOSEN: $out"; return 1; }
+		grep -q "NO_PROPOSAL_CHOSEN.*configured.*IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384" "$dir/espd-left.log" || {
+			log "espd's log does not name its proposal"; return 1
+		}
+		# charon, the responder, logs both lists.
+		grep -q "received proposals: IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384" "$dir/charon/charon.log" &&
+			grep -q "configured proposals: IKE:AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE_25519" "$dir/charon/charon.log" || {
+			log "charon's log does not list both proposals"; return 1
+		}
+	else
+		if swanctl_in right "$dir/charon" --initiate --child net >"$dir/initiate.out" 2>&1; then
+			log "charon initiated without a common proposal"; return 1
+		fi
+		grep -q NO_PROPOSAL_CHOSEN "$dir/charon/charon.log" || { log "charon's log does not say NO_PROPOSAL_CHOSEN"; return 1; }
+		# espd, the responder, logs both lists.
+		grep "NO_PROPOSAL_CHOSEN" "$dir/espd-left.log" |
+			grep -q '"received": "IKE:AES_GCM_16_128/PRF_HMAC_SHA2_256/CURVE_25519".*"configured": "IKE:AES_GCM_16_256/PRF_HMAC_SHA2_384/ECP_384"' || {
+			log "espd's log does not name both sides' proposals:"; grep NO_PROPOSAL "$dir/espd-left.log" >&2; return 1
+		}
+	fi
+	no_sa_anywhere "$dir" || return 1
+	DETAIL="NO_PROPOSAL_CHOSEN, both proposals in the responder's log, no SA"
+}
+
+# case_nat_two_clients DIR: two espd clients behind one NAT, one gateway.
+case_nat_two_clients() {
+	local dir=$1 i out json gw_pid
+	nsexec left sysctl -qw net.ipv4.ip_forward=1
+	nsexec left nft -f - <<-EOF
+		table ip nat {
+		    chain post {
+		        type nat hook postrouting priority 100;
+		        oifname "wan0" masquerade
+		    }
+		}
+	EOF
+	for i in 1 2; do
+		ns_add "client$i"
+		veth_link left "lan$i" "client$i" wan0
+	done
+	addr_add left lan1 198.51.100.1/25
+	addr_add client1 wan0 198.51.100.2/25
+	addr_add left lan2 198.51.100.129/25
+	addr_add client2 wan0 198.51.100.130/25
+	nsexec client1 ip route add default via 198.51.100.1
+	nsexec client2 ip route add default via 198.51.100.129
+
+	write_ike_conf "$dir/gw.conf" local=192.0.2.2 remote=%any local_id=gw.espd.test remote_id=%any \
+		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.0.0/16 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
+	espd_start right "$dir/gw.conf" "$dir" || return 1
+	gw_pid=$ESPD_PID
+	for i in 1 2; do
+		write_ike_conf "$dir/client$i.conf" local=%any remote=192.0.2.2 local_id="client$i.espd.test" remote_id=gw.espd.test \
+			tun="198.18.$((2 * i - 1)).1" ts_local="198.18.$((2 * i - 1)).0/24" ts_remote=198.18.2.0/24 \
+			ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
+		espd_start "client$i" "$dir/client$i.conf" "$dir" || return 1
+		out=$(espd_ctl "client$i" up net 2>&1) || { log "client$i: espd up net: $out"; return 1; }
+		json=$(espd_ctl "client$i" status --json)
+		[[ $(jq -r '.ike_sas[0].nat_here' <<<"$json") == true ]] || { log "client$i did not detect the NAT"; return 1; }
+		[[ $(jq -r '.ike_sas[0].local' <<<"$json") == *:4500 ]] || { log "client$i did not float to port 4500"; return 1; }
+	done
+	json=$(espd_ctl right status --json)
+	printf '%s\n' "$json" >"$dir/gw-status.json"
+	[[ $(jq '[.ike_sas[] | select(.state == "ESTABLISHED" and .encap)] | length' <<<"$json") == 2 ]] || {
+		log "the gateway does not hold two encapsulated IKE SAs"; return 1
+	}
+	[[ $(jq -r '[.ike_sas[].remote] | unique | length' <<<"$json") == 2 && $(jq -r '[.ike_sas[].remote | split(":")[0]] | unique[]' <<<"$json") == 192.0.2.1 ]] || {
+		log "the gateway does not see two ports of the NAT's address"; return 1
+	}
+	ping_all client1 198.18.1.1 198.18.2.1 || { log "client1 -> gateway pings lost"; return 1; }
+	ping_all client2 198.18.3.1 198.18.2.1 || { log "client2 -> gateway pings lost"; return 1; }
+	ping_all right 198.18.2.1 198.18.1.1 || { log "gateway -> client1 pings lost"; return 1; }
+	ping_all right 198.18.2.1 198.18.3.1 || { log "gateway -> client2 pings lost"; return 1; }
+	espd_stop right "$gw_pid" || return 1
+	for i in 1 2; do
+		espd_stop "client$i" "${ESPD_PIDS_BY_NS[client$i]}" || return 1
+	done
+	ESPD_PID=""
+	DETAIL="two clients behind one NAT as $(jq -r '[.ike_sas[].remote] | join(" and ")' <<<"$json")"
+}
+
+# case_espd_transport DIR: host to host in transport mode; the protected
+# traffic is the hosts' own, between their outer addresses.
+case_espd_transport() {
+	local dir=$1 out json pcap=$1/wan.pcap right_pid esp clear
+	write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=192.0.2.1 remote_id=192.0.2.2 \
+		ts_local=dynamic ts_remote=dynamic ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 mode=transport psk="$PSK"
+	write_ike_conf "$dir/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=192.0.2.2 remote_id=192.0.2.1 \
+		ts_local=dynamic ts_remote=dynamic ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 mode=transport psk="$PSK"
+	espd_start right "$dir/right.conf" "$dir" || return 1
+	right_pid=$ESPD_PID
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	out=$(espd_ctl left up net 2>&1) || { log "espd up net: $out"; return 1; }
+	json=$(espd_ctl right status --json)
+	[[ $(jq -r '.ike_sas[0].children[0].mode' <<<"$json") == transport ]] || { log "the responder's CHILD_SA is not in transport mode"; return 1; }
+	capture_start right wan0 "$pcap" || return 1
+	ping_all left 192.0.2.1 192.0.2.2 || { log "pings left -> right lost"; return 1; }
+	ping_all right 192.0.2.2 192.0.2.1 || { log "pings right -> left lost"; return 1; }
+	capture_stop "$CAPTURE_PID"
+	esp=$(tshark -r "$pcap" -Y "ip.proto == 50" 2>/dev/null | wc -l)
+	clear=$(tshark -r "$pcap" -Y "icmp.type == 8 || icmp.type == 0" 2>/dev/null | wc -l)
+	if ((esp < 12 || clear != 0)); then
+		log "on the wire: $esp ESP packets (want >= 12), $clear ICMP echoes in the clear (want 0)"
+		return 1
+	fi
+	espd_stop right "$right_pid" || return 1
+	DETAIL="transport mode, dynamic selectors, $esp ESP packets and no ICMP in the clear"
+}
+
+run_case() {
+	local c=$1 dir=$NETNS_WORKDIR/$1
+	mkdir -p "$dir"
+	DETAIL=""
+	local rc=0
+	case $c in
+	espd-raw) case_espd_pair "$dir" no || rc=1 ;;
+	espd-encap) case_espd_pair "$dir" yes || rc=1 ;;
+	espd-transport) case_espd_transport "$dir" || rc=1 ;;
+	ss-*)
+		local role auth p
+		IFS=- read -r _ role auth p <<<"$c"
+		p=${c#ss-"$role"-"$auth"-}
+		case_interop "$dir" "$role" "$auth" "$p" || rc=1
+		;;
+	wrong-psk-espd-init) case_wrong_psk "$dir" espd || rc=1 ;;
+	wrong-psk-ss-init) case_wrong_psk "$dir" ss || rc=1 ;;
+	mismatch-espd-init) case_mismatch "$dir" espd || rc=1 ;;
+	mismatch-ss-init) case_mismatch "$dir" ss || rc=1 ;;
+	nat-two-clients) case_nat_two_clients "$dir" || rc=1 ;;
+	esac
+	if ((rc == 0)) && [[ -n ${ESPD_PID:-} ]] && kill -0 "$ESPD_PID" 2>/dev/null; then
+		espd_stop left "$ESPD_PID" || rc=1
+	fi
+	if ((rc != 0)) && [[ -s $dir/charon/charon.log ]]; then
+		log "$c: last lines of charon's log:"
+		tail -n 15 "$dir/charon/charon.log" | sed 's/^/    /' >&2
+	fi
+	return "$rc"
+}
+
+# cleanup_case stops what a case started, so that the next one starts
+# from the bare test bed.
+cleanup_case() {
+	charon_stop right
+	ns_kill_named left iperf3
+	ns_kill_named right iperf3
+	stop_started
+	nsexec right ip addr del 198.18.2.1/32 dev lo 2>/dev/null || true
+	# The NAT case's extra namespaces, links and rules.
+	local i
+	for i in 1 2; do
+		ip netns del "$(ns "client$i")" 2>/dev/null || true
+	done
+	nsexec left nft flush ruleset 2>/dev/null || true
+	nsexec left sysctl -qw net.ipv4.ip_forward=0 || true
+}
+
+PKI_DIR=$NETNS_WORKDIR/pki
+pki_make "$PKI_DIR" || die "could not make the test PKI"
+two_host_testbed ipv4-only
+run_cases 34 DETAIL cleanup_case "${CASES[@]}"
+log "ike: $CASES_PASSED passed, $CASES_FAILED failed"
+((CASES_FAILED == 0))
