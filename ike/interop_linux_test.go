@@ -372,6 +372,11 @@ func writeInteropSwanctlConf(t *testing.T, dir string) {
 				remote_ts = 198.18.1.0/24
 				esp_proposals = aes128gcm16
 			}
+			pfs {
+				local_ts = 198.18.2.0/24
+				remote_ts = 198.18.3.0/24
+				esp_proposals = aes128gcm16-x25519
+			}
 		}
 	}
 }
