@@ -440,13 +440,15 @@ func (sa *IKESA) handOver(next *IKESA) {
 	sa.announce(next)
 }
 
-// announce tells the Observer of next, then sends what next has queued: the
-// owner routes next's SPIs before next's first message leaves.
+// announce tells the Observer of next, and sends what next has queued
+// after sa's own messages: the owner routes next's SPIs before next's
+// first message leaves, and the peer learns of next before it hears from
+// it.
 func (sa *IKESA) announce(next *IKESA) {
 	if obs := sa.conn.Observer; obs != nil {
 		sa.later(func() { obs.Rekeyed(sa, next) })
 	}
-	sa.later(next.flush)
+	sa.afterSend = append(sa.afterSend, next.flush)
 }
 
 // waitForDelete leaves a replaced SA to the peer, which deletes it; should

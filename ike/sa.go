@@ -58,9 +58,10 @@ type IKESA struct {
 	tm          taskManager
 	halfOpen    Timer
 	outbox      []outgoing
-	// deferred are calls to make once the lock is released: the Observer
-	// and OnInitialContact, and other SAs' sends.
-	deferred []func()
+	// deferred are calls to make once the lock is released (the Observer,
+	// OnInitialContact), before the outbox goes; afterSend the sends of
+	// SAs a rekey made, after it.
+	deferred, afterSend []func()
 
 	// established is when IKE_AUTH, or the rekey that made this SA,
 	// completed; lastRecv when the peer last sent an authentic message.
@@ -134,15 +135,21 @@ func newIKESA(cfg Config, initiator bool) (*IKESA, error) {
 	return sa, nil
 }
 
-// unlock releases the SA's lock, then sends what the SA queued and makes
-// the deferred calls: nothing leaves the SA while it holds its lock.
+// unlock releases the SA's lock, then makes the deferred calls and sends
+// what the SA queued: nothing leaves the SA while it holds its lock. The
+// Observer hears of a new SA before anything goes, so the owner routes its
+// SPIs before the peer can use them; the new SA's own messages follow the
+// response that made it.
 func (sa *IKESA) unlock() {
 	out := sa.takeOutbox()
-	calls := sa.deferred
-	sa.deferred = nil
+	calls, after := sa.deferred, sa.afterSend
+	sa.deferred, sa.afterSend = nil, nil
 	sa.mu.Unlock()
-	sa.send(out)
 	for _, f := range calls {
+		f()
+	}
+	sa.send(out)
+	for _, f := range after {
 		f()
 	}
 }
