@@ -421,3 +421,79 @@ func TestChildRekeyLostResponse(t *testing.T) {
 		t.Error("retransmissions after the exchanges were over")
 	}
 }
+
+// TestChildRekeyCollisionDelayedResponse: as TestChildRekeyCollision, but
+// b settles the collision and sends its Delete before a gets the answer to
+// its own request (strongSwan's test_collision_delayed_response).
+func TestChildRekeyCollisionDelayedResponse(t *testing.T) {
+	for k, nonces := range [][4]byte{
+		{0x00, 0xff, 0xff, 0xff},
+		{0xff, 0x00, 0xff, 0xff},
+		{0xff, 0xff, 0x00, 0xff},
+		{0xff, 0xff, 0xff, 0x00},
+	} {
+		aLoses := k%2 == 0
+		t.Run(fmt.Sprintf("lowest nonce %d", k+1), func(t *testing.T) {
+			a, b, _ := established(t, nil)
+			setNonce(a, nonces[0])
+			if err := a.sa.RekeyChild("net"); err != nil {
+				t.Fatal(err)
+			}
+			reqA := hold(t, a)
+			setNonce(b, nonces[1])
+			if err := b.sa.RekeyChild("net"); err != nil {
+				t.Fatal(err)
+			}
+			reqB := hold(t, b)
+			setNonce(b, nonces[2])
+			mA := reqA.deliverTo(t, b)
+			respA := hold(t, b) // delayed
+			setNonce(a, nonces[3])
+			reqB.deliverTo(t, a)
+			respB := hold(t, a)
+			aInA, bInA := proposalSPI(t, mA), proposalSPI(t, open(t, a, respA.b))
+			aInB := proposalSPI(t, open(t, b, respB.b))
+			respB.deliverTo(t, b) // CREATE_CHILD_SA { SA, Nr, TSi, TSr } --> b settles
+			step(t, b, a)         // <-- INFORMATIONAL { D }: the old SA or b's redundant one
+			step(t, a, b)         // INFORMATIONAL { D } -->
+			respA.deliverTo(t, a) // <-- CREATE_CHILD_SA { SA, Nr, TSi, TSr } (delayed): a settles
+			step(t, a, b)         // INFORMATIONAL { D } -->: a's redundant SA or the old one
+			step(t, b, a)         // <-- INFORMATIONAL { D }
+			assertPairs(t, a, b, 1)
+			if aLoses {
+				if got := spis(a, installer.Inbound); !slices.Equal(got, []uint32{aInB}) {
+					t.Errorf("a kept %08x, want B's %08x", got, aInB)
+				}
+			} else {
+				assertSAs(t, a, []uint32{aInA}, []uint32{bInA})
+			}
+			if a.pending() != 0 || b.pending() != 0 {
+				t.Error("more messages")
+			}
+		})
+	}
+}
+
+// TestChildRekeyPeerLostSA: the peer answers a rekey with
+// CHILD_SA_NOT_FOUND because it lost the SA; ours is useless, so it goes
+// and the child is created afresh.
+func TestChildRekeyPeerLostSA(t *testing.T) {
+	i, r, _ := established(t, nil)
+	r.sa.mu.Lock()
+	r.sa.removeChild(r.sa.children[0])
+	r.sa.mu.Unlock()
+	if err := i.sa.RekeyChild("net"); err != nil {
+		t.Fatal(err)
+	}
+	step(t, i, r) // CREATE_CHILD_SA { N(REKEY_SA), SA, Ni, TSi, TSr } -->
+	// <-- CREATE_CHILD_SA { N(CHILD_SA_NOT_FOUND) }
+	assertPayloads(t, step(t, r, i), message.ExchangeCreateChildSA, true, message.NotifyChildSANotFound)
+	assertSAs(t, i, nil, nil)
+	// CREATE_CHILD_SA { SA, Ni, TSi, TSr } -->, without REKEY_SA
+	m := step(t, i, r)
+	if m.Notify(message.NotifyRekeySA) != nil {
+		t.Fatal("the new CHILD_SA is a rekey")
+	}
+	step(t, r, i)
+	assertPairs(t, i, r, 1)
+}

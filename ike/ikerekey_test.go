@@ -2,6 +2,7 @@ package ike
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -376,5 +377,77 @@ func TestIKERekeyKeys(t *testing.T) {
 	}
 	if string(i.sa.keys.D) != string(r.sa.keys.D) {
 		t.Error("the peers derived different SK_d")
+	}
+}
+
+// TestIKERekeyMovesQueuedExchanges: a CHILD_SA asked for while the IKE SA
+// is being rekeyed is created on the new IKE SA, as its first exchange.
+func TestIKERekeyMovesQueuedExchanges(t *testing.T) {
+	i, r, _ := established(t, func(ci, cr *Config) {
+		ci.Children = append(ci.Children, ChildConfig{Name: "db", ESPProposals: []string{"aes128gcm16"},
+			LocalTS:  []netip.Prefix{netip.MustParsePrefix("198.18.3.0/24")},
+			RemoteTS: []netip.Prefix{netip.MustParsePrefix("198.18.4.0/24")}})
+		cr.Children = append(cr.Children, ChildConfig{Name: "db", ESPProposals: []string{"aes128gcm16"},
+			LocalTS:  []netip.Prefix{netip.MustParsePrefix("198.18.4.0/24")},
+			RemoteTS: []netip.Prefix{netip.MustParsePrefix("198.18.3.0/24")}})
+	})
+	old := i.sa
+	if err := old.RekeyIKE(); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.StartChild("db"); err != nil {
+		t.Fatal(err)
+	}
+	step(t, i, r) // CREATE_CHILD_SA { SA, Ni, KEi } -->
+	step(t, r, i) // <-- CREATE_CHILD_SA { SA, Nr, KEr }
+	sent := holdAll(t, i)
+	if len(sent) != 2 {
+		t.Fatalf("initiator sent %d datagrams", len(sent))
+	}
+	// INFORMATIONAL { D } --> on the old SA, then CREATE_CHILD_SA
+	// { SA, Ni, TSi, TSr } --> on the new one, message ID 0.
+	assertPayloads(t, sent[0].deliverTo(t, r), message.ExchangeInformational, false, message.PayloadDelete)
+	if m := sent[1].deliverTo(t, r); m.Header.Exchange != message.ExchangeCreateChildSA || m.Header.MessageID != 0 {
+		t.Fatalf("then %v", m)
+	}
+	sent = holdAll(t, r)
+	if len(sent) != 2 {
+		t.Fatalf("responder sent %d datagrams", len(sent))
+	}
+	for _, d := range sent {
+		d.deliverTo(t, i)
+	}
+	assertPairs(t, i, r, 2)
+	if old.State() != StateDestroyed || len(i.sa.Children()) != 2 {
+		t.Fatalf("old %v, new SA with %d children", old.State(), len(i.sa.Children()))
+	}
+}
+
+// TestIKERekeyedWithoutDelete: the rekey's initiator never deletes the old
+// IKE SA; the responder destroys it once every retransmission of that
+// Delete would have come.
+func TestIKERekeyedWithoutDelete(t *testing.T) {
+	i, r, clock := established(t, nil)
+	old := r.sa
+	if err := i.sa.RekeyIKE(); err != nil {
+		t.Fatal(err)
+	}
+	step(t, i, r) // CREATE_CHILD_SA { SA, Ni, KEi } -->
+	step(t, r, i) // <-- CREATE_CHILD_SA { SA, Nr, KEr }
+	hold(t, i)    // INFORMATIONAL { D } --> lost, and the initiator is gone
+	clock.Advance(DefaultRetransmit.total() - time.Second)
+	if old.State() != StateRekeyed {
+		t.Fatalf("old SA %v early", old.State())
+	}
+	clock.Advance(time.Second)
+	if old.State() != StateDestroyed || old.Err() != nil || len(r.sa.Children()) != 1 {
+		t.Fatalf("old SA %v (%v); new SA with %d children", old.State(), old.Err(), len(r.sa.Children()))
+	}
+	if _, destroyed := r.observed(); len(destroyed) != 1 || destroyed[0] != old {
+		t.Fatalf("Destroyed %v", destroyed)
+	}
+	assertSAs(t, r, spis(r, installer.Inbound), spis(r, installer.Outbound))
+	if n := len(r.recorder.Installed(installer.Inbound)); n != 1 {
+		t.Errorf("%d inbound SAs", n)
 	}
 }
