@@ -184,6 +184,9 @@ func TestManagerDemandsCookieUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its retransmission timer runs on the real clock: stop it before the
+	// test's loggers go.
+	t.Cleanup(sa.Destroy)
 	if err := sa.Initiate(); err != nil {
 		t.Fatal(err)
 	}
