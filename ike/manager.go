@@ -130,7 +130,100 @@ func (m *Manager) SetConnections(conns []Config) error {
 func (m *Manager) fill(c Config) Config {
 	c.Installer, c.Send, c.Clock = m.cfg.Installer, m.cfg.Send, m.cfg.Clock
 	c.Logger = m.log.With(zap.String("conn", c.Name))
+	c.Observer = m
+	// strongSwan's uniqueids = yes: a peer that says INITIAL_CONTACT has
+	// lost its state, so its older SAs with us are stale.
+	c.InitialContact = true
+	c.OnInitialContact = m.initialContact
 	return c
+}
+
+// Rekeyed routes the SPIs of an IKE SA's successor to it (Observer).
+func (m *Manager) Rekeyed(old, next *IKESA) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.bySPI[next.LocalSPI()] = next
+	m.connOf[next] = m.connOf[old]
+}
+
+// Destroyed forgets a gone SA and sets up again the children its
+// dpd_action or close_action says to restart (Observer).
+func (m *Manager) Destroyed(sa *IKESA) {
+	m.mu.Lock()
+	m.forget(sa)
+	m.mu.Unlock()
+	for _, child := range sa.RestartChildren() {
+		m.log.Info("restarting a child", zap.String("child", child), zap.NamedError("after", sa.Err()))
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := m.Up(ctx, child); err != nil {
+				m.log.Warn("restarting a child failed", zap.String("child", child), zap.Error(err))
+			}
+		}()
+	}
+}
+
+// initialContact destroys, without telling the peer, every older IKE SA
+// with the identity peerID: the peer that sent INITIAL_CONTACT (RFC 7296
+// §2.4) no longer has them.
+func (m *Manager) initialContact(peerID string) {
+	var newest *IKESA
+	var stale []*IKESA
+	for _, sa := range m.SAs() {
+		st := sa.Status()
+		if st.PeerID != peerID || st.State != StateEstablished {
+			continue
+		}
+		if newest == nil || st.Established.After(newest.Status().Established) {
+			if newest != nil {
+				stale = append(stale, newest)
+			}
+			newest = sa
+		} else {
+			stale = append(stale, sa)
+		}
+	}
+	for _, sa := range stale {
+		m.log.Info("INITIAL_CONTACT: deleting the peer's older IKE SA", zap.String("peer", peerID))
+		sa.Destroy()
+	}
+}
+
+// HandleEvent passes a data plane event to the IKE SA that owns the SPI.
+func (m *Manager) HandleEvent(ev DataplaneEvent) {
+	for _, sa := range m.SAs() {
+		if sa.HandleEvent(ev) {
+			return
+		}
+	}
+}
+
+// Rekey rekeys the named connection's IKE SAs, or the named child's
+// CHILD_SAs, as swanctl --rekey does.
+func (m *Manager) Rekey(name string) error {
+	cfg, child, err := m.lookup(name)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	found := false
+	for _, sa := range m.SAs() {
+		if m.ConnectionOf(sa) != cfg.Name || sa.State() != StateEstablished {
+			continue
+		}
+		if name == cfg.Name {
+			found = true
+			errs = append(errs, sa.RekeyIKE())
+		} else if hasChild(sa, child) {
+			found = true
+			errs = append(errs, sa.RekeyChild(child))
+		}
+	}
+	if !found {
+		return fmt.Errorf("ike: %s is not up", name)
+	}
+	return errors.Join(errs...)
 }
 
 // Connections returns the configured connections' names and their

@@ -226,3 +226,65 @@ func TestManagerDropsWhatFitsNoSA(t *testing.T) {
 		t.Errorf("%d SAs after junk, want 0", n)
 	}
 }
+
+// waitFor polls cond for up to 5 s; the Managers run on goroutines.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// After an IKE SA rekey the Manager routes the new SPIs to the new SA, so
+// a child rekey and a delete over the new SA still reach the peer.
+func TestManagerRekeyAndDown(t *testing.T) {
+	gw, client, _ := newManagedPair(t, nil)
+	if err := client.m.Up(upCtx(t), "home"); err != nil {
+		t.Fatal(err)
+	}
+	oldI, oldR := client.m.SAs()[0].SPIs()
+
+	if err := client.m.Rekey("home"); err != nil {
+		t.Fatalf("Rekey(home): %v", err)
+	}
+	waitFor(t, "the IKE SA rekey on both sides", func() bool {
+		c, g := client.m.SAs(), gw.m.SAs()
+		if len(c) != 1 || len(g) != 1 {
+			return false
+		}
+		i, r := c[0].SPIs()
+		return i != oldI && r != oldR && c[0].State() == StateEstablished && g[0].State() == StateEstablished
+	})
+	if n := len(client.m.SAs()[0].Children()); n != 1 {
+		t.Fatalf("the new IKE SA carries %d CHILD_SAs, want 1", n)
+	}
+	oldChild := client.m.SAs()[0].Children()[0].InboundSPI
+
+	if err := gw.m.Rekey("rw-net"); err != nil {
+		t.Fatalf("Rekey(rw-net) from the gateway, over the new IKE SA: %v", err)
+	}
+	waitFor(t, "the CHILD_SA rekey", func() bool {
+		ch := client.m.SAs()[0].Children()
+		return len(ch) == 1 && ch[0].InboundSPI != oldChild
+	})
+
+	if err := gw.m.Down("rw"); err != nil {
+		t.Fatalf("Down(rw): %v", err)
+	}
+	waitFor(t, "both sides to forget the SA", func() bool {
+		client.m.Sweep()
+		gw.m.Sweep()
+		return len(client.m.SAs()) == 0 && len(gw.m.SAs()) == 0
+	})
+	for _, p := range []managedPeer{gw, client} {
+		if n := len(p.recorder.Installed(installer.Inbound)) + len(p.recorder.Installed(installer.Outbound)); n != 0 {
+			t.Errorf("%d SAs still installed after the delete", n)
+		}
+	}
+	if err := client.m.Down("home"); err == nil {
+		t.Error("Down of a connection that is not up succeeded")
+	}
+}
