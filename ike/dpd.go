@@ -27,10 +27,17 @@ func (sa *IKESA) armDPD() {
 }
 
 func (sa *IKESA) dpdCheck() {
-	if sa.state != StateEstablished {
+	delay := sa.conn.DPDDelay
+	switch sa.state {
+	case StateEstablished:
+	case StateRekeying:
+		// The rekey's own request checks the peer; should the rekey fail,
+		// the SA needs its checks again.
+		sa.dpdTimer = sa.afterFunc(delay, sa.dpdCheck)
+		return
+	default:
 		return
 	}
-	delay := sa.conn.DPDDelay
 	idle := sa.conn.Clock.Now().Sub(sa.lastActivity())
 	if idle < delay {
 		sa.dpdTimer = sa.afterFunc(delay-idle, sa.dpdCheck)

@@ -246,3 +246,46 @@ func TestStatus(t *testing.T) {
 		t.Errorf("initiator status %+v", i.sa.Status().Children)
 	}
 }
+
+// FuzzEstablishedRequest seals arbitrary payloads into CREATE_CHILD_SA and
+// INFORMATIONAL requests to an established responder: whatever they hold,
+// nothing may panic, and the responder answers or drops each one.
+func FuzzEstablishedRequest(f *testing.F) {
+	i, r, _ := established(f, pfs("-curve25519"))
+	seed := func(m *message.Message) {
+		b, err := (&message.Message{Header: m.Header, Payloads: m.Payloads}).Encode()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	if err := i.sa.RekeyChild("net"); err != nil {
+		f.Fatal(err)
+	}
+	seed(step(f, i, r))
+	step(f, r, i)
+	seed(step(f, i, r))
+	step(f, r, i)
+	if err := i.sa.RekeyIKE(); err != nil {
+		f.Fatal(err)
+	}
+	seed(step(f, i, r))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := message.Parse(b)
+		if err != nil {
+			return
+		}
+		for _, p := range m.Payloads {
+			if p.Type() == message.PayloadSK || p.Type() == message.PayloadSKF {
+				return // cannot be sealed inside another
+			}
+		}
+		for _, ex := range []message.ExchangeType{message.ExchangeCreateChildSA, message.ExchangeInformational} {
+			i, r, _ := established(t, pfs("-curve25519"))
+			resp := inject(t, i, r, ex, m.Payloads...)
+			if !resp.Header.Flags.Response() {
+				t.Fatalf("answer %v", resp)
+			}
+		}
+	})
+}
