@@ -44,6 +44,8 @@ func ikeConnection(f *config.File, c *config.Connection) (ike.Config, error) {
 		Name:       c.Name,
 		ForceEncap: c.Encap,
 		NATPort:    f.Espd.PortNATT,
+		RekeyTime:  c.RekeyTime,
+		DPDDelay:   c.DPDDelay,
 	}
 	out.Local = netip.AddrPortFrom(firstAddr(c.LocalAddrs), c.LocalPort)
 	out.Remote = netip.AddrPortFrom(firstAddr(c.RemoteAddrs), c.RemotePort)
@@ -65,7 +67,13 @@ func ikeConnection(f *config.File, c *config.Connection) (ike.Config, error) {
 		return ike.Config{}, err
 	}
 	for _, ch := range c.Children {
-		child := ike.ChildConfig{Name: ch.Name, ReplayWindow: ch.ReplayWindow}
+		child := ike.ChildConfig{
+			Name: ch.Name, ReplayWindow: ch.ReplayWindow,
+			RekeyTime: ch.RekeyTime, LifeTime: ch.LifeTime,
+			RekeyBytes: ch.RekeyBytes, LifeBytes: ch.LifeBytes, RekeyPackets: ch.RekeyPackets, LifePackets: ch.LifePackets,
+			// The two Action types share their values, strongSwan's.
+			StartAction: ike.Action(ch.StartAction), DPDAction: ike.Action(ch.DPDAction), CloseAction: ike.Action(ch.CloseAction),
+		}
 		if ch.ReplayWindow == 0 {
 			// replay_window = 0 disables the check; the engine's 0 means
 			// the default, so ask for the smallest window instead.

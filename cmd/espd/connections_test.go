@@ -63,3 +63,11 @@ func TestExamplesBecomeIKEConnections(t *testing.T) {
 		})
 	}
 }
+
+// ikeConnection casts config.Action to ike.Action; the values must agree.
+func TestActionValuesAgree(t *testing.T) {
+	if ike.ActionNone != ike.Action(config.ActionNone) || ike.ActionTrap != ike.Action(config.ActionTrap) ||
+		ike.ActionStart != ike.Action(config.ActionStart) {
+		t.Fatal("ike.Action and config.Action disagree; convert them one by one")
+	}
+}

@@ -34,16 +34,20 @@ type ikeStatus struct {
 	Role        string        `json:"role"`
 	SPIi        string        `json:"spi_i"`
 	SPIr        string        `json:"spi_r"`
+	Proposal    string        `json:"proposal"`
 	Local       string        `json:"local"`
 	Remote      string        `json:"remote"`
+	PeerID      string        `json:"peer_id,omitempty"`
 	NATHere     bool          `json:"nat_here"`
 	Encap       bool          `json:"encap"`
+	Established string        `json:"established,omitempty"`
+	RekeyAt     string        `json:"rekey_at,omitempty"`
 	Children    []childStatus `json:"children"`
-	Established string        `json:"created"`
 }
 
 type childStatus struct {
 	Name        string   `json:"name"`
+	State       string   `json:"state"`
 	Mode        string   `json:"mode"`
 	Encap       bool     `json:"encap"`
 	Proposal    string   `json:"proposal"`
@@ -52,6 +56,8 @@ type childStatus struct {
 	LocalTS     []string `json:"local_ts"`
 	RemoteTS    []string `json:"remote_ts"`
 	Installed   string   `json:"installed"`
+	RekeyAt     string   `json:"rekey_at,omitempty"`
+	ExpireAt    string   `json:"expire_at,omitempty"`
 }
 
 type saStatus struct {
@@ -157,6 +163,8 @@ func serveControl(c net.Conn, d *daemon) {
 		err = d.up(arg, upTimeout)
 	case "down":
 		err = d.down(arg)
+	case "rekey":
+		err = d.rekey(arg)
 	case "reload":
 		reply.Warnings, err = d.reload()
 	default:
@@ -168,7 +176,8 @@ func serveControl(c net.Conn, d *daemon) {
 	enc.Encode(reply)
 }
 
-// command is `espd up NAME`, `espd down NAME` and `espd reload`: one
+// command is `espd up NAME`, `espd down NAME`, `espd rekey NAME` and
+// `espd reload`: one
 // request to the daemon, whose error becomes the exit status.
 func command(verb string, args []string) error {
 	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
@@ -207,6 +216,8 @@ func command(verb string, args []string) error {
 		fmt.Printf("%s is up\n", fs.Arg(0))
 	case "down":
 		fmt.Printf("%s is down\n", fs.Arg(0))
+	case "rekey":
+		fmt.Printf("rekeying %s\n", fs.Arg(0))
 	case "reload":
 		fmt.Println("configuration reloaded")
 	}
@@ -261,9 +272,11 @@ func printStatus(w io.Writer, r *statusReply) {
 			nat = ", UDP-encapsulated"
 		}
 		fmt.Fprintf(w, "%s: %s, IKEv2, %s_i %s_r, %s %s === %s%s\n", s.Connection, s.State, s.SPIi, s.SPIr, s.Role, s.Local, s.Remote, nat)
+		fmt.Fprintf(w, "  %s, peer %s, established %s%s\n", s.Proposal, s.PeerID, s.Established, when(", rekeying at ", s.RekeyAt))
 		for _, c := range s.Children {
-			fmt.Fprintf(w, "  %s: INSTALLED, %s, %s, in %s, out %s, %s === %s\n", c.Name, strings.ToUpper(c.Mode), c.Proposal,
-				c.InboundSPI, c.OutboundSPI, strings.Join(c.LocalTS, ","), strings.Join(c.RemoteTS, ","))
+			fmt.Fprintf(w, "  %s: %s, %s, %s, in %s, out %s, %s === %s%s%s\n", c.Name, c.State, strings.ToUpper(c.Mode), c.Proposal,
+				c.InboundSPI, c.OutboundSPI, strings.Join(c.LocalTS, ","), strings.Join(c.RemoteTS, ","),
+				when(", rekeying at ", c.RekeyAt), when(", expires at ", c.ExpireAt))
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -274,6 +287,14 @@ func printStatus(w io.Writer, r *statusReply) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "data plane drops: %s\n", formatDrops(r.Drops))
+}
+
+// when is prefix and t, or nothing for a zero time.
+func when(prefix, t string) string {
+	if t == "" {
+		return ""
+	}
+	return prefix + t
 }
 
 func formatDrops(m map[string]uint64) string {

@@ -86,16 +86,29 @@ type ikeEvents struct {
 	manager atomic.Pointer[ike.Manager]
 }
 
+// pass hands an event to IKE off the data plane's goroutine: the events
+// must not block, and a rekey takes a key exchange.
+func (e *ikeEvents) pass(ev ike.DataplaneEvent) {
+	m := e.manager.Load()
+	if m == nil {
+		return
+	}
+	go m.HandleEvent(ev)
+}
+
 func (e *ikeEvents) SoftExpired(spi uint32, dir installer.Direction) {
 	e.log.Info("SA reached its soft lifetime", zap.String("spi", fmt.Sprintf("%08x", spi)), zap.Stringer("dir", dir))
+	e.pass(ike.DataplaneEvent{Kind: ike.SoftExpired, SPI: spi, Dir: dir})
 }
 
 func (e *ikeEvents) HardExpired(spi uint32, dir installer.Direction) {
 	e.log.Warn("SA reached its hard lifetime and stopped", zap.String("spi", fmt.Sprintf("%08x", spi)), zap.Stringer("dir", dir))
+	e.pass(ike.DataplaneEvent{Kind: ike.HardExpired, SPI: spi, Dir: dir})
 }
 
 func (e *ikeEvents) SeqNearWrap(spi uint32) {
 	e.log.Warn("SA sequence number is near its wrap", zap.String("spi", fmt.Sprintf("%08x", spi)))
+	e.pass(ike.DataplaneEvent{Kind: ike.SeqNearWrap, SPI: spi, Dir: installer.Outbound})
 }
 
 func (e *ikeEvents) UnknownSPI(spi uint32, from netip.AddrPort) {
@@ -134,6 +147,11 @@ func (d *daemon) up(name string, timeout time.Duration) error {
 	return d.manager.Up(ctx, name)
 }
 
+// rekey is the control socket's "rekey NAME".
+func (d *daemon) rekey(name string) error {
+	return d.manager.Rekey(name)
+}
+
 // down is the control socket's "down NAME".
 func (d *daemon) down(name string) error {
 	return d.manager.Down(name)
@@ -166,23 +184,22 @@ func (d *daemon) ikeStatus() []ikeStatus {
 	}
 	var out []ikeStatus
 	for _, sa := range d.manager.SAs() {
-		spiI, spiR := sa.SPIs()
-		local, remote := sa.Endpoints()
-		here, encap := sa.NAT()
+		st := sa.Status()
 		role := "initiator"
-		if !sa.Initiator() {
+		if !st.Initiator {
 			role = "responder"
 		}
 		s := ikeStatus{
-			Connection: d.manager.ConnectionOf(sa), State: sa.State().String(), Role: role,
-			SPIi: fmt.Sprintf("%016x", spiI), SPIr: fmt.Sprintf("%016x", spiR),
-			Local: local.String(), Remote: remote.String(), NATHere: here, Encap: encap,
+			Connection: d.manager.ConnectionOf(sa), State: st.State.String(), Role: role,
+			SPIi: fmt.Sprintf("%016x", st.SPIi), SPIr: fmt.Sprintf("%016x", st.SPIr), Proposal: st.Suite,
+			Local: st.Local.String(), Remote: st.Remote.String(), PeerID: st.PeerID, NATHere: st.NATHere, Encap: st.Encap,
+			Established: formatTime(st.Established), RekeyAt: formatTime(st.RekeyAt),
 		}
-		for _, c := range sa.Children() {
+		for _, c := range st.Children {
 			cs := childStatus{
-				Name: c.Name, Mode: c.Mode.String(), Encap: c.Encap, Proposal: c.Suite.String(),
+				Name: c.Name, State: c.State, Mode: c.Mode.String(), Encap: c.Encap, Proposal: c.Suite,
 				InboundSPI: fmt.Sprintf("%08x", c.InboundSPI), OutboundSPI: fmt.Sprintf("%08x", c.OutboundSPI),
-				Installed: c.Installed.Format(time.RFC3339),
+				Installed: formatTime(c.Installed), RekeyAt: formatTime(c.RekeyAt), ExpireAt: formatTime(c.ExpireAt),
 			}
 			for _, p := range c.LocalTS {
 				cs.LocalTS = append(cs.LocalTS, p.String())
@@ -195,4 +212,12 @@ func (d *daemon) ikeStatus() []ikeStatus {
 		out = append(out, s)
 	}
 	return out
+}
+
+// formatTime is RFC 3339, or empty for "never".
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339)
 }

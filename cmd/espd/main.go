@@ -16,6 +16,7 @@ commands:
   run -c FILE       run the daemon in the foreground (swanctl.conf syntax)
   up NAME           set up a connection or a child and wait until it is installed
   down NAME         delete a connection's IKE SAs, or a child's CHILD_SAs
+  rekey NAME        rekey a connection's IKE SAs, or a child's CHILD_SAs
   reload            read the configuration file again
   status [--json]   show IKE SAs, CHILD_SAs, counters and drops
   version           print the version
@@ -35,7 +36,7 @@ func main() {
 		err = run(args)
 	case "status":
 		err = status(args)
-	case "up", "down", "reload":
+	case "up", "down", "rekey", "reload":
 		err = command(cmd, args)
 	case "version", "--version":
 		fmt.Println("espd", version)
