@@ -161,7 +161,23 @@ func (sa *IKESA) removeChild(c *childSA) {
 			sa.log.Debug("removing outbound SA", zap.Error(err))
 		}
 	}
-	if err := sa.conn.Installer.Delete(c.InboundSPI, installer.Inbound); err != nil {
+	if c.successor != nil && sa.conn.RekeyedInboundDelay > 0 && sa.state != StateDestroyed {
+		// The peer may still be sending on the old SA until it has
+		// processed the Delete, and packets may be in flight: keep the
+		// old inbound SA a while, as strongSwan's delete_rekeyed_delay.
+		spi := c.InboundSPI
+		if sa.lingering == nil {
+			sa.lingering = map[uint32]Timer{}
+		}
+		sa.lingering[spi] = sa.conn.Clock.AfterFunc(sa.conn.RekeyedInboundDelay, func() {
+			sa.mu.Lock()
+			defer sa.mu.Unlock()
+			if _, ok := sa.lingering[spi]; ok {
+				delete(sa.lingering, spi)
+				_ = sa.conn.Installer.Delete(spi, installer.Inbound)
+			}
+		})
+	} else if err := sa.conn.Installer.Delete(c.InboundSPI, installer.Inbound); err != nil {
 		sa.log.Debug("removing inbound SA", zap.Error(err))
 	}
 	sa.children = slices.DeleteFunc(sa.children, func(o *childSA) bool { return o == c })
@@ -172,6 +188,16 @@ func (sa *IKESA) removeChild(c *childSA) {
 	}
 	sa.log.Info("CHILD_SA removed", zap.String("child", c.Name), zap.Stringer("state", c.state),
 		zap.String("spi_in", fmt.Sprintf("%08x", c.InboundSPI)), zap.String("spi_out", fmt.Sprintf("%08x", c.OutboundSPI)))
+}
+
+// removeLingering deletes at once the old inbound SAs that rekeys left
+// behind for a while, when the IKE SA itself goes.
+func (sa *IKESA) removeLingering() {
+	for spi, t := range sa.lingering {
+		stopTimer(t)
+		_ = sa.conn.Installer.Delete(spi, installer.Inbound)
+	}
+	sa.lingering = nil
 }
 
 // removeOutbound stops sending on a CHILD_SA whose inbound SA must stay a

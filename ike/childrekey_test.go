@@ -497,3 +497,26 @@ func TestChildRekeyPeerLostSA(t *testing.T) {
 	step(t, r, i)
 	assertPairs(t, i, r, 1)
 }
+
+// The old inbound SA of a rekeyed CHILD_SA outlives its Delete by
+// RekeyedInboundDelay, so the peer's packets still in flight on it arrive;
+// the old outbound SA goes at once.
+func TestRekeyedInboundKept(t *testing.T) {
+	i, r, clock := established(t, func(ci, cr *Config) {
+		ci.RekeyedInboundDelay, cr.RekeyedInboundDelay = 5*time.Second, 5*time.Second
+	})
+	oldI, oldR := children(i)[0], children(r)[0]
+	if err := i.sa.RekeyChild("net"); err != nil {
+		t.Fatal(err)
+	}
+	step(t, i, r) // CREATE_CHILD_SA request {N(REKEY_SA), SA, Ni, TSi, TSr}
+	step(t, r, i) // CREATE_CHILD_SA response
+	step(t, i, r) // INFORMATIONAL request {D(old)}
+	step(t, r, i) // INFORMATIONAL response {D(old)}
+	newI, newR := children(i)[0], children(r)[0]
+	assertSAs(t, i, sorted(oldI.InboundSPI, newI.InboundSPI), []uint32{newI.OutboundSPI})
+	assertSAs(t, r, sorted(oldR.InboundSPI, newR.InboundSPI), []uint32{newR.OutboundSPI})
+	clock.Advance(5 * time.Second)
+	assertSAs(t, i, []uint32{newI.InboundSPI}, []uint32{newI.OutboundSPI})
+	assertSAs(t, r, []uint32{newR.InboundSPI}, []uint32{newR.OutboundSPI})
+}

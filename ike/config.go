@@ -84,6 +84,11 @@ type Config struct {
 	// not rekey at once (strongSwan's rand_time). nil draws it uniformly;
 	// tests return 0 to make the timers exact.
 	Jitter func(max time.Duration) time.Duration
+	// RekeyedInboundDelay keeps the inbound SA of a rekeyed CHILD_SA this
+	// long after its Delete, for the peer's packets still in flight
+	// (strongSwan's charon.delete_rekeyed_delay); 0 means 5 s, below 0
+	// removes it at once.
+	RekeyedInboundDelay time.Duration
 	// Observer hears about IKE SAs that rekeying makes and about SAs that
 	// go; nil ignores them.
 	Observer Observer
@@ -318,6 +323,9 @@ func newConnection(cfg Config) (*connection, error) {
 	}
 	if c.HalfOpenTimeout == 0 {
 		c.HalfOpenTimeout = 30 * time.Second
+	}
+	if c.RekeyedInboundDelay == 0 {
+		c.RekeyedInboundDelay = 5 * time.Second
 	}
 	if c.NATPort == 0 {
 		c.NATPort = 4500

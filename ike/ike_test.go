@@ -130,6 +130,10 @@ func baseConfig(local, remote netip.AddrPort, localTS, remoteTS string) Config {
 		Local: local, Remote: remote,
 		Proposals: []string{"aes128gcm16-prfsha256-x25519"},
 		PSK:       []byte("correct horse battery staple"),
+		// The message-by-message tests assert exactly which SAs are
+		// installed after each step; TestRekeyedInboundKept covers the
+		// delay of the old inbound SA.
+		RekeyedInboundDelay: -1,
 		Children: []ChildConfig{{
 			Name:         "net",
 			ESPProposals: []string{"aes128gcm16"},

@@ -52,6 +52,9 @@ type IKESA struct {
 	nat           natState
 
 	children []*childSA
+	// lingering are the inbound SAs of rekeyed CHILD_SAs that stay a
+	// while for packets in flight (Config.RekeyedInboundDelay).
+	lingering map[uint32]Timer
 	// childErrors says why a child the peer refused is missing.
 	childErrors map[string]error
 	created     time.Time
@@ -313,6 +316,7 @@ func (sa *IKESA) destroy(err error) {
 		stopTimer(t)
 	}
 	sa.restart = sa.childrenToRestart(err)
+	sa.removeLingering()
 	for len(sa.children) > 0 {
 		c := sa.children[0]
 		c.successor = nil

@@ -19,6 +19,14 @@
 #                                      under one ECDSA P-384 CA (scripts/lib/pki.sh; RFC 7427 signatures);
 #                                 PROPOSAL aes128gcm16 (IKE -prfsha256-x25519), aes256gcm16 (-prfsha384-ecp384),
 #                                      chacha20poly1305 (-prfsha256-modp2048), aes256-sha256 (-modp2048)
+#   rekey-child-by-espd, rekey-child-by-ss, rekey-ike-by-espd, rekey-ike-by-ss
+#                                 espd initiates to charon (PSK, aes128gcm16, PFS with x25519 for the CHILD_SA);
+#                                 while iperf3 runs and ping sends an echo every 10 ms, one side rekeys
+#                                 the CHILD_SA (`espd rekey net`, `swanctl --rekey --child net`) or the
+#                                 IKE SA (`espd rekey gw`, `swanctl --rekey --ike gw`): no echo may be
+#                                 lost, both sides must show the same new SPIs, and the old ones must be gone
+#   delete-by-espd, delete-by-ss  `espd down gw` or `swanctl --terminate --ike gw`: both sides end with no SA,
+#                                 and espd's route into the TUN is gone
 #   wrong-psk-espd-init, wrong-psk-ss-init
 #                                 different PSKs: AUTHENTICATION_FAILED on both sides, no SA anywhere
 #   mismatch-espd-init, mismatch-ss-init
@@ -69,6 +77,7 @@ for role in resp init; do
 		done
 	done
 done
+ALL_CASES+=(rekey-child-by-espd rekey-child-by-ss rekey-ike-by-espd rekey-ike-by-ss delete-by-espd delete-by-ss)
 ALL_CASES+=(wrong-psk-espd-init wrong-psk-ss-init mismatch-espd-init mismatch-ss-init nat-two-clients)
 
 usage() {
@@ -355,6 +364,85 @@ case_mismatch() { # DIR ROLE(espd|ss)
 	DETAIL="NO_PROPOSAL_CHOSEN, both proposals in the responder's log, no SA"
 }
 
+# spis DIR: "IKE_SPIi IKE_SPIr CHILD_IN CHILD_OUT" as espd sees them.
+spis() {
+	espd_ctl left status --json | jq -r '.ike_sas[] | select(.state == "ESTABLISHED") |
+		"\(.spi_i) \(.spi_r) \(.children[0].spi_in) \(.children[0].spi_out)"' | head -n 1
+}
+
+# case_rekey DIR WHAT(child|ike) BY(espd|ss): a rekey under load loses no echo.
+case_rekey() {
+	local dir=$1 what=$2 by=$3 before after out loss
+	espd_left_conf "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16-x25519 "$PSK"
+	start_charon_right "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16-x25519 "$PSK" || return 1
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	out=$(espd_ctl left up net 2>&1) || { log "espd up net: $out"; return 1; }
+	before=$(spis)
+	nsexec right iperf3 -s -B 198.18.2.1 -1 -D --logfile "$dir/iperf3-server.log"
+	wait_until 5 "iperf3 server" nsexec right ss -ltn "sport = :5201"
+	nsexec left iperf3 -c 198.18.2.1 -B 198.18.1.1 -t 6 -J >"$dir/iperf3.json" 2>&1 &
+	local iperf_pid=$!
+	# 500 echoes at 10 ms: about 5 s, the rekey in the middle.
+	nsexec left ping -c 500 -i 0.01 -W 1 -I 198.18.1.1 198.18.2.1 >"$dir/ping.txt" 2>&1 &
+	local ping_pid=$!
+	sleep 2
+	case $what-$by in
+	child-espd) out=$(espd_ctl left rekey net 2>&1) ;;
+	ike-espd) out=$(espd_ctl left rekey gw 2>&1) ;;
+	child-ss) out=$(swanctl_in right "$dir/charon" --rekey --child net 2>&1) ;;
+	ike-ss) out=$(swanctl_in right "$dir/charon" --rekey --ike gw 2>&1) ;;
+	esac || { log "rekey command failed: $out"; return 1; }
+	wait "$ping_pid" || true
+	wait "$iperf_pid" || { log "iperf3 failed during the rekey"; return 1; }
+	loss=$(grep -o '[0-9.]*% packet loss' "$dir/ping.txt")
+	if [[ $loss != "0% packet loss" ]]; then
+		log "ICMP across the rekey: $loss"; tail -n 3 "$dir/ping.txt" >&2; return 1
+	fi
+	# The old SAs go with the Delete that follows the rekey.
+	sleep 1
+	after=$(spis)
+	read -r bi br bin bout <<<"$before"
+	read -r ai ar ain aout <<<"$after"
+	if [[ $what == child && ($ain == "$bin" || $aout == "$bout" || $ai != "$bi") ]]; then
+		log "CHILD_SA SPIs did not change as expected: before $before, after $after"; return 1
+	fi
+	if [[ $what == ike && ($ai == "$bi" || $ar == "$br") ]]; then
+		log "IKE SPIs did not change: before $before, after $after"; return 1
+	fi
+	check_sas_match "$dir" || return 1
+	local listing
+	listing=$(swanctl_in right "$dir/charon" --list-sas 2>&1)
+	if [[ $what == child ]] && grep -q "$bin\|$bout" <<<"$listing"; then
+		log "charon still lists the old CHILD_SA"; printf '%s\n' "$listing" >&2; return 1
+	fi
+	if [[ $what == ike ]] && grep -q "${bi}_i\|${br}_r" <<<"$listing"; then
+		log "charon still lists the old IKE SA"; printf '%s\n' "$listing" >&2; return 1
+	fi
+	DETAIL="$what rekeyed by $by under iperf3, 500 echoes at 10 ms: $loss"
+}
+
+# case_delete DIR BY(espd|ss): a delete leaves no SA and no route.
+case_delete() {
+	local dir=$1 by=$2 out
+	espd_left_conf "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK"
+	start_charon_right "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK" || return 1
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	out=$(espd_ctl left up net 2>&1) || { log "espd up net: $out"; return 1; }
+	espd_wait_route left 198.18.2.1 || return 1
+	if [[ $by == espd ]]; then
+		out=$(espd_ctl left down gw 2>&1) || { log "espd down gw: $out"; return 1; }
+	else
+		swanctl_in right "$dir/charon" --terminate --ike gw >"$dir/terminate.out" 2>&1 || { log "swanctl --terminate failed"; return 1; }
+	fi
+	wait_until 10 "espd to drop its SAs" sh -c "! $(printf '%q ' "$ESPD") status --json --socket $(printf '%q' "$NETNS_WORKDIR/espd-left.sock") | grep -q spi_i" || return 1
+	wait_until 10 "charon to drop its SAs" sh -c "! ip netns exec $(ns right) env STRONGSWAN_CONF=$dir/charon/strongswan.conf swanctl --list-sas --uri unix://$dir/charon/charon.vici | grep -q ESTABLISHED" || return 1
+	no_sa_anywhere "$dir" || return 1
+	if _espd_routes_into_tun left 198.18.2.1; then
+		log "the route into the TUN outlived the SA"; return 1
+	fi
+	DETAIL="deleted by $by: no SA on either side, route removed"
+}
+
 # case_nat_two_clients DIR: two espd clients behind one NAT, one gateway.
 case_nat_two_clients() {
 	local dir=$1 i out json gw_pid
@@ -460,6 +548,12 @@ run_case() {
 	mismatch-espd-init) case_mismatch "$dir" espd || rc=1 ;;
 	mismatch-ss-init) case_mismatch "$dir" ss || rc=1 ;;
 	nat-two-clients) case_nat_two_clients "$dir" || rc=1 ;;
+	rekey-child-by-espd) case_rekey "$dir" child espd || rc=1 ;;
+	rekey-child-by-ss) case_rekey "$dir" child ss || rc=1 ;;
+	rekey-ike-by-espd) case_rekey "$dir" ike espd || rc=1 ;;
+	rekey-ike-by-ss) case_rekey "$dir" ike ss || rc=1 ;;
+	delete-by-espd) case_delete "$dir" espd || rc=1 ;;
+	delete-by-ss) case_delete "$dir" ss || rc=1 ;;
 	esac
 	if ((rc == 0)) && [[ -n ${ESPD_PID:-} ]] && kill -0 "$ESPD_PID" 2>/dev/null; then
 		espd_stop left "$ESPD_PID" || rc=1
