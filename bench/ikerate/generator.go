@@ -228,6 +228,10 @@ func (g *generator) config(i int) ike.Config {
 	if strings.Contains(localID, "%d") {
 		localID = fmt.Sprintf(localID, i)
 	}
+	var remoteID *message.ID
+	if g.opt.RemoteID != "" {
+		remoteID = ike.ParseID(g.opt.RemoteID)
+	}
 	return ike.Config{
 		Name:          fmt.Sprintf("ikerate-%d", i),
 		Local:         netip.AddrPortFrom(g.opt.Local, g.opt.Port),
@@ -236,8 +240,8 @@ func (g *generator) config(i int) ike.Config {
 		RemoteNATPort: g.opt.TargetNATPort,
 		Proposals:     []string{g.opt.Proposal},
 		PSK:           []byte(g.opt.PSK),
-		LocalID:       localID,
-		RemoteID:      g.opt.RemoteID,
+		LocalID:       ike.ParseID(localID),
+		RemoteID:      remoteID,
 		Children: []ike.ChildConfig{{
 			Name:         "ikerate",
 			LocalTS:      []netip.Prefix{localTS},

@@ -41,7 +41,7 @@ func startResponder(t *testing.T, cookieThreshold int) *loopbackResponder {
 			NATPort:   natPort,
 			Proposals: []string{"aes128gcm16-prfsha256-x25519"},
 			PSK:       []byte("ikerate test key"),
-			LocalID:   "gw.ikerate.test",
+			LocalID:   ike.ParseID("gw.ikerate.test"),
 			Children: []ike.ChildConfig{{
 				Name:         "rw",
 				ESPProposals: []string{"aes128gcm16"},
