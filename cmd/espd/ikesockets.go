@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -37,7 +39,10 @@ type ikeSockets struct {
 	natPort uint16
 	port500 map[bool]*net.UDPConn // by "is IPv4"
 	natt    map[bool]*nat.Conn
-	inbox   chan ikeDatagram
+	// inboxes feed one worker each. A datagram goes to the inbox its
+	// initiator SPI picks, so one IKE SA's messages keep their order while
+	// the key exchanges of different SAs run on every core.
+	inboxes []chan ikeDatagram
 
 	// sources caches the local address each peer is reached from, which
 	// is what a datagram from it was sent to (the NAT-D hashes and the
@@ -47,14 +52,18 @@ type ikeSockets struct {
 }
 
 func newIKESockets(log *zap.Logger, mark uint32, natPort uint16) *ikeSockets {
-	return &ikeSockets{
+	s := &ikeSockets{
 		log: log, mark: mark, natPort: natPort,
 		port500: map[bool]*net.UDPConn{}, natt: map[bool]*nat.Conn{},
-		// A burst of IKE_SA_INITs beyond this is dropped, as a kernel
-		// socket buffer would; retransmissions recover.
-		inbox:   make(chan ikeDatagram, 256),
+		inboxes: make([]chan ikeDatagram, runtime.GOMAXPROCS(0)),
 		sources: map[netip.Addr]netip.Addr{},
 	}
+	for i := range s.inboxes {
+		// A burst of IKE_SA_INITs beyond this is dropped, as a kernel
+		// socket buffer would; retransmissions recover.
+		s.inboxes[i] = make(chan ikeDatagram, 256)
+	}
+	return s
 }
 
 // listen500 opens UDP port 500 for one family.
@@ -106,17 +115,27 @@ func (s *ikeSockets) fromNATT(msg []byte, from netip.AddrPort) {
 }
 
 func (s *ikeSockets) enqueue(b []byte, from netip.AddrPort, port uint16) {
+	if len(b) < 8 {
+		return // not even an initiator SPI; the Manager would drop it too
+	}
 	d := ikeDatagram{data: append([]byte(nil), b...), from: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), port: port}
 	select {
-	case s.inbox <- d:
+	case s.inboxes[binary.BigEndian.Uint64(b[:8])%uint64(len(s.inboxes))] <- d:
 	default:
 		s.log.Debug("IKE inbox full, dropping a datagram", zap.Stringer("from", from))
 	}
 }
 
-// serve hands queued datagrams to the Manager until the inbox is closed.
+// serve hands queued datagrams to the Manager, one worker per inbox.
 func (s *ikeSockets) serve(m *ike.Manager) {
-	for d := range s.inbox {
+	for _, inbox := range s.inboxes[1:] {
+		go s.work(m, inbox)
+	}
+	s.work(m, s.inboxes[0])
+}
+
+func (s *ikeSockets) work(m *ike.Manager, inbox <-chan ikeDatagram) {
+	for d := range inbox {
 		local, err := s.localAddr(d.from.Addr())
 		if err != nil {
 			s.log.Debug("no route back to an IKE peer", zap.Stringer("from", d.from), zap.Error(err))
