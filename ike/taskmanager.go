@@ -332,6 +332,10 @@ func (tm *taskManager) handleRequest(hdr message.Header, datagram []byte, from, 
 		return err
 	}
 	msg, err := tm.decode(hdr, datagram)
+	var critical *message.UnsupportedCriticalPayloadError
+	if errors.As(err, &critical) {
+		return tm.rejectCritical(hdr, critical)
+	}
 	if err != nil {
 		sa.log.Debug("dropping request", zap.Error(err))
 		return fmt.Errorf("ike: dropped: %w", err)
@@ -416,6 +420,47 @@ func (tm *taskManager) handleRequest(hdr message.Header, datagram []byte, from, 
 	}
 	// A responder task may have queued work of ours (a restarted child).
 	return tm.initiate()
+}
+
+// rejectCritical answers a request that carries a payload we do not know
+// but whose critical bit says we must, with UNSUPPORTED_CRITICAL_PAYLOAD
+// naming its type (RFC 7296 §2.5). An IKE_SA_INIT is refused without state,
+// as any refused IKE_SA_INIT; any other request was authenticated before
+// its payloads were parsed, so its answer takes the message ID as usual.
+func (tm *taskManager) rejectCritical(hdr message.Header, critical *message.UnsupportedCriticalPayloadError) error {
+	sa, rs := tm.sa, &tm.responding
+	err := fmt.Errorf("%w: %w", ErrUnexpected, critical)
+	resp := &message.Message{
+		Header: message.Header{
+			SPIi: hdr.SPIi, SPIr: sa.spiR, Exchange: hdr.Exchange,
+			Flags: sa.ourFlags() | message.FlagResponse, MessageID: hdr.MessageID,
+		},
+		Payloads: []message.Payload{message.NewNotify(message.NotifyUnsupportedCriticalPayload, []byte{byte(critical.Type)})},
+	}
+	if hdr.Exchange == message.ExchangeIKESAInit {
+		resp.Header.SPIr = 0
+		if sa.state != StateCreated {
+			return err
+		}
+		b, encErr := resp.Encode()
+		if encErr != nil {
+			return encErr
+		}
+		sa.spiI = 0
+		sa.log.Info("refused IKE_SA_INIT with an unsupported critical payload", zap.Uint8("type", uint8(critical.Type)))
+		sa.queueSend(b)
+		return err
+	}
+	b, encErr := sa.encode(resp)
+	if encErr != nil {
+		return encErr
+	}
+	sa.log.Info("refused a request with an unsupported critical payload", zap.Stringer("exchange", hdr.Exchange),
+		zap.Uint8("type", uint8(critical.Type)))
+	rs.response = b
+	rs.messageID++
+	sa.queueSend(b)
+	return err
 }
 
 // failureNotifier is a task whose failure the peer must hear about in a
