@@ -116,7 +116,7 @@ func TestIKESAInitDroppedSilently(t *testing.T) {
 	}
 	good := i.take(t)
 	for name, b := range map[string][]byte{
-		"header length beyond the datagram": append([]byte(nil), good[:len(good)-1]...),
+		"header length beyond the datagram":   append([]byte(nil), good[:len(good)-1]...),
 		"header length short of the datagram": append(append([]byte(nil), good...), 0),
 		"SPIi of 0": func() []byte {
 			b := append([]byte(nil), good...)
