@@ -58,6 +58,13 @@ type childStatus struct {
 	Installed   string   `json:"installed"`
 	RekeyAt     string   `json:"rekey_at,omitempty"`
 	ExpireAt    string   `json:"expire_at,omitempty"`
+	// BytesIn, PacketsIn and the like are the data plane's counters of
+	// the two SAs; Drops are the inbound SA's drops by reason.
+	BytesIn    uint64            `json:"bytes_in"`
+	PacketsIn  uint64            `json:"packets_in"`
+	BytesOut   uint64            `json:"bytes_out"`
+	PacketsOut uint64            `json:"packets_out"`
+	Drops      map[string]uint64 `json:"drops,omitempty"`
 }
 
 type saStatus struct {
@@ -274,9 +281,11 @@ func printStatus(w io.Writer, r *statusReply) {
 		fmt.Fprintf(w, "%s: %s, IKEv2, %s_i %s_r, %s %s === %s%s\n", s.Connection, s.State, s.SPIi, s.SPIr, s.Role, s.Local, s.Remote, nat)
 		fmt.Fprintf(w, "  %s, peer %s, established %s%s\n", s.Proposal, s.PeerID, s.Established, when(", rekeying at ", s.RekeyAt))
 		for _, c := range s.Children {
-			fmt.Fprintf(w, "  %s: %s, %s, %s, in %s, out %s, %s === %s%s%s\n", c.Name, c.State, strings.ToUpper(c.Mode), c.Proposal,
-				c.InboundSPI, c.OutboundSPI, strings.Join(c.LocalTS, ","), strings.Join(c.RemoteTS, ","),
+			fmt.Fprintf(w, "  %s: %s, %s, %s, %s === %s%s%s\n", c.Name, c.State, strings.ToUpper(c.Mode), c.Proposal,
+				strings.Join(c.LocalTS, ","), strings.Join(c.RemoteTS, ","),
 				when(", rekeying at ", c.RekeyAt), when(", expires at ", c.ExpireAt))
+			fmt.Fprintf(w, "    in  %s, %d bytes, %d packets, drops: %s\n", c.InboundSPI, c.BytesIn, c.PacketsIn, formatDrops(c.Drops))
+			fmt.Fprintf(w, "    out %s, %d bytes, %d packets\n", c.OutboundSPI, c.BytesOut, c.PacketsOut)
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

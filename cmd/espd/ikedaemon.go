@@ -201,6 +201,12 @@ func (d *daemon) ikeStatus() []ikeStatus {
 				InboundSPI: fmt.Sprintf("%08x", c.InboundSPI), OutboundSPI: fmt.Sprintf("%08x", c.OutboundSPI),
 				Installed: formatTime(c.Installed), RekeyAt: formatTime(c.RekeyAt), ExpireAt: formatTime(c.ExpireAt),
 			}
+			if in, err := d.dp.Query(c.InboundSPI, installer.Inbound); err == nil {
+				cs.BytesIn, cs.PacketsIn, cs.Drops = in.Bytes, in.Packets, in.Drops
+			}
+			if out, err := d.dp.Query(c.OutboundSPI, installer.Outbound); err == nil {
+				cs.BytesOut, cs.PacketsOut = out.Bytes, out.Packets
+			}
 			for _, p := range c.LocalTS {
 				cs.LocalTS = append(cs.LocalTS, p.String())
 			}
