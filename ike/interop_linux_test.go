@@ -21,11 +21,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/espd/espd/esp/installer"
-	"github.com/espd/espd/esp/installer/installertest"
 )
 
 // The interop test runs the engine as initiator against strongSwan's charon
@@ -42,135 +39,14 @@ const (
 )
 
 func TestInteropStrongSwanInitiator(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces and runs strongSwan's charon")
-	}
-	charon := findCharon()
-	if charon == "" {
-		t.Skip("needs strongSwan: no charon binary (charon-systemd or charon)")
-	}
-	for _, tool := range []string{"swanctl", "ip", "unshare"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s: %v", tool, err)
-		}
-	}
-
-	dir := t.TempDir()
-	prefix := fmt.Sprintf("eit%d", os.Getpid()%100000)
-	nsEspd, nsCharon := prefix+"e", prefix+"c"
-	setupInteropNamespaces(t, prefix, nsEspd, nsCharon)
-	vici := startInteropCharon(t, dir, charon, nsCharon)
-	swanctl := func(args ...string) (string, error) {
-		args = append([]string{"netns", "exec", nsCharon, "swanctl"}, args...)
-		args = append(args, "--uri", "unix://"+vici)
-		cmd := exec.Command("ip", args...)
-		cmd.Env = append(os.Environ(), "STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf"))
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	writeInteropSwanctlConf(t, dir)
-	if out, err := swanctl("--load-all", "--noprompt", "--file", filepath.Join(dir, "swanctl.conf")); err != nil {
-		t.Fatalf("swanctl --load-all: %v\n%s", err, out)
-	}
-
+	env := startInteropEnv(t, "eit")
 	// IKE starts on port 500 and floats to 4500 once charon's (faked) NAT
 	// detection asks for encapsulation; there each IKE message carries the
-	// non-ESP marker (RFC 3948 §2.2).
-	conns := map[uint16]*net.UDPConn{
-		500:  listenUDPInNamespace(t, nsEspd, netip.MustParseAddrPort(interopEspdAddr+":500")),
-		4500: listenUDPInNamespace(t, nsEspd, netip.MustParseAddrPort(interopEspdAddr+":4500")),
-	}
-	var logBuf lockedBuffer
-	logger := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()),
-		zapcore.AddSync(&logBuf), zap.DebugLevel))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("engine log:\n%s", logBuf.String())
-			if b, err := os.ReadFile(filepath.Join(dir, "charon.log")); err == nil {
-				t.Logf("charon log:\n%s", b)
-			}
-		}
-	})
-
-	remote := netip.MustParseAddrPort(interopCharonAddr + ":500")
-	recorder := &installertest.Recorder{}
-	sa, err := NewInitiator(Config{
-		Local:     netip.MustParseAddrPort(interopEspdAddr + ":500"),
-		Remote:    remote,
-		Proposals: []string{"aes128gcm16-prfsha256-x25519"},
-		PSK:       []byte(interopPSK),
-		RemoteID:  ParseID(interopCharonAddr),
-		Children: []ChildConfig{{
-			Name:         "net",
-			ESPProposals: []string{"aes128gcm16"},
-			LocalTS:      []netip.Prefix{netip.MustParsePrefix("198.18.1.0/24")},
-			RemoteTS:     []netip.Prefix{netip.MustParsePrefix("198.18.2.0/24")},
-		}},
-		Installer: recorder,
-		Send: func(b []byte, from, to netip.AddrPort) {
-			if from.Port() == 4500 {
-				b = append([]byte{0, 0, 0, 0}, b...)
-			}
-			if _, err := conns[from.Port()].WriteToUDPAddrPort(b, to); err != nil {
-				logger.Warn("send", zap.Error(err))
-			}
-		},
-		Logger: logger,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	var readers sync.WaitGroup
-	for port, conn := range conns {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			local := netip.AddrPortFrom(netip.MustParseAddr(interopEspdAddr), port)
-			buf := make([]byte, 65536)
-			for {
-				n, from, err := conn.ReadFromUDPAddrPort(buf)
-				if err != nil {
-					return // closed at the end of the test
-				}
-				msg := buf[:n]
-				if port == 4500 {
-					if n < 4 || !bytes.Equal(msg[:4], []byte{0, 0, 0, 0}) {
-						continue // ESP or a keepalive, not IKE
-					}
-					msg = msg[4:]
-				}
-				if err := sa.HandleDatagram(bytes.Clone(msg), from, local); err != nil {
-					logger.Info("HandleDatagram", zap.Error(err))
-				}
-			}
-		}()
-	}
-	t.Cleanup(func() {
-		for _, conn := range conns {
-			conn.Close()
-		}
-		readers.Wait()
-	})
-
-	if err := sa.Initiate(); err != nil {
-		t.Fatalf("Initiate: %v", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		// The CHILD_SA is made in the same step that establishes the
-		// IKE SA, so once established there is nothing more to wait for.
-		if sa.State() == StateEstablished {
-			break
-		}
-		if sa.Err() != nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if sa.State() != StateEstablished {
-		t.Fatalf("IKE SA not established with strongSwan: state %v, error %v", sa.State(), sa.Err())
-	}
+	// non-ESP marker (RFC 3948 §2.2). The CHILD_SA is made in the same
+	// step that establishes the IKE SA.
+	sa := env.initiate(t)
+	recorder, swanctl := env.recorder, env.swanctl
+	var err error
 
 	// What charon says about the same SAs: our inbound SPI is its outbound
 	// one and vice versa.

@@ -202,6 +202,14 @@ func (m *Manager) HandleEvent(ev DataplaneEvent) {
 // Rekey rekeys the named connection's IKE SAs, or the named child's
 // CHILD_SAs, as swanctl --rekey does.
 func (m *Manager) Rekey(name string) error {
+	return m.forNamed(name, func(s State) bool { return s == StateEstablished },
+		(*IKESA).RekeyIKE, (*IKESA).RekeyChild)
+}
+
+// forNamed applies onConn to each IKE SA of the connection called name, or
+// onChild to each IKE SA that has the child called name, among the SAs in
+// a state usable accepts; it fails if there is none.
+func (m *Manager) forNamed(name string, usable func(State) bool, onConn func(*IKESA) error, onChild func(*IKESA, string) error) error {
 	cfg, child, err := m.lookup(name)
 	if err != nil {
 		return err
@@ -209,15 +217,15 @@ func (m *Manager) Rekey(name string) error {
 	var errs []error
 	found := false
 	for _, sa := range m.SAs() {
-		if m.ConnectionOf(sa) != cfg.Name || sa.State() != StateEstablished {
+		if m.ConnectionOf(sa) != cfg.Name || !usable(sa.State()) {
 			continue
 		}
 		if name == cfg.Name {
 			found = true
-			errs = append(errs, sa.RekeyIKE())
+			errs = append(errs, onConn(sa))
 		} else if hasChild(sa, child) {
 			found = true
-			errs = append(errs, sa.RekeyChild(child))
+			errs = append(errs, onChild(sa, child))
 		}
 	}
 	if !found {
@@ -602,29 +610,9 @@ func (m *Manager) sendCookie(hdr message.Header, req *message.Message, from, to 
 }
 
 // Down deletes the named connection's IKE SAs (with their CHILD_SAs), or
-// the named child's CHILD_SAs, and reports what it found to delete.
+// the named child's CHILD_SAs.
 func (m *Manager) Down(name string) error {
-	cfg, child, err := m.lookup(name)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	found := false
-	for _, sa := range m.SAs() {
-		if m.ConnectionOf(sa) != cfg.Name || sa.State() == StateDestroyed {
-			continue
-		}
-		found = true
-		if name == cfg.Name {
-			errs = append(errs, sa.Close())
-		} else if hasChild(sa, child) {
-			errs = append(errs, sa.CloseChild(child))
-		}
-	}
-	if !found {
-		return fmt.Errorf("ike: %s is not up", name)
-	}
-	return errors.Join(errs...)
+	return m.forNamed(name, func(s State) bool { return s != StateDestroyed }, (*IKESA).Close, (*IKESA).CloseChild)
 }
 
 // CloseAll deletes every IKE SA and waits up to timeout for the peers to

@@ -88,20 +88,7 @@ usage() {
 	EOF
 }
 
-CASES=()
-while (($#)); do
-	case $1 in
-	--case) CASES+=("${2:?--case needs a name}"); shift 2 ;;
-	--espd) ESPD=${2:?--espd needs a path}; shift 2 ;;
-	--list) printf '%s\n' "${ALL_CASES[@]}"; exit 0 ;;
-	-h | --help) usage; exit 0 ;;
-	*) usage >&2; exit 2 ;;
-	esac
-done
-((${#CASES[@]})) || CASES=("${ALL_CASES[@]}")
-for c in "${CASES[@]}"; do
-	[[ " ${ALL_CASES[*]} " == *" $c "* ]] || die "unknown case '$c' (try --list)"
-done
+select_cases "$@"
 
 need_root
 need_tools ip ping iperf3 tcpdump tshark swanctl openssl

@@ -12,6 +12,7 @@
 #   espd_wait_route NS DST              until DST is routed into espd's TUN
 #   espd_stop NS PID                    SIGTERM; fails unless it exits 0
 #   tshark_esp_sa_options ENV           sets TSHARK_ESP_OPTS (decrypts both SAs of a pair)
+#   select_cases ARGS...                the integration scripts' options: CASES from ALL_CASES
 
 if [[ -n ${ESPD_SH_LOADED:-} ]]; then
 	return 0
@@ -353,6 +354,36 @@ tshark_esp_sa_options() {
 
 _tshark_sa() {
 	printf '"%s","%s","%s","%s","%s","%s","%s","%s"' "$1" "$2" "$3" "$4" "$TSHARK_ENC_ALG" "$5" "$TSHARK_AUTH_ALG" "$6"
+}
+
+# select_cases ARGS... reads the options every integration script takes:
+# --case NAME (repeatable, checked against ALL_CASES; all when none),
+# --espd PATH, --list and -h/--help (the script's usage function). An
+# option of the script's own is handed to its script_option function,
+# which sets OPTION_WORDS to how many words it took (0: unknown option).
+select_cases() {
+	CASES=()
+	while (($#)); do
+		case $1 in
+		--case) CASES+=("${2:?--case needs a name}"); shift 2 ;;
+		--espd) ESPD=${2:?--espd needs a path}; shift 2 ;;
+		--list) printf '%s\n' "${ALL_CASES[@]}"; exit 0 ;;
+		-h | --help) usage; exit 0 ;;
+		*)
+			OPTION_WORDS=0
+			if declare -F script_option >/dev/null; then
+				script_option "$@"
+			fi
+			((OPTION_WORDS > 0)) || { usage >&2; exit 2; }
+			shift "$OPTION_WORDS"
+			;;
+		esac
+	done
+	((${#CASES[@]})) || CASES=("${ALL_CASES[@]}")
+	local c
+	for c in "${CASES[@]}"; do
+		[[ " ${ALL_CASES[*]} " == *" $c "* ]] || die "unknown case '$c' (try --list)"
+	done
 }
 
 # espd_binary makes ESPD the binary under test: the one --espd named, or one
