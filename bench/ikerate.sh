@@ -19,17 +19,8 @@
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
-shell_quote() {
-	local word quoted=()
-	for word in "$@"; do
-		if [[ $word =~ ^[A-Za-z0-9_./,:=+@%-]+$ ]]; then
-			quoted+=("$word")
-		else
-			quoted+=("$(printf '%q' "$word")")
-		fi
-	done
-	printf "%s\n" "${quoted[*]}"
-}
+# shellcheck source=lib/quote.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/quote.sh"
 BENCH_COMMAND=$(shell_quote "$0" "$@")
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -197,18 +188,14 @@ measure() {
 
 # --- espd --------------------------------------------------------------------
 
-write_espd_responder_conf() {
-	cat >"$1" <<-EOF
-		# A road-warrior gateway: anyone who proves the PSK gets a CHILD_SA
-		# between $RESP_NET and its own address in $CLIENT_POOL.
-		espd {
-		    tun {
-		        name = $ESPD_TUN
-		        addrs = $RESP_INNER/32
-		    }
-		}
+# rw_connection prints the responder's connection and secret, the same
+# for espd and charon: anyone who proves the PSK gets a CHILD_SA between
+# $RESP_NET and its own address in $CLIENT_POOL.
+rw_connection() {
+	cat <<-EOF
 		connections {
 		    rw {
+		        version = 2
 		        local_addrs = $RESP_ADDR
 		        remote_addrs = %any
 		        proposals = $PROPOSAL
@@ -235,6 +222,20 @@ write_espd_responder_conf() {
 		    }
 		}
 	EOF
+}
+
+write_espd_responder_conf() {
+	{
+		cat <<-EOF
+			espd {
+			    tun {
+			        name = $ESPD_TUN
+			        addrs = $RESP_INNER/32
+			    }
+			}
+		EOF
+		rw_connection
+	} >"$1"
 }
 
 responder_sas_espd() {
@@ -292,36 +293,7 @@ charon_settings() {
 }
 
 write_charon_responder_conf() {
-	cat >"$1" <<-EOF
-		connections {
-		    rw {
-		        version = 2
-		        local_addrs = $RESP_ADDR
-		        remote_addrs = %any
-		        proposals = $PROPOSAL
-		        local {
-		            auth = psk
-		            id = $RESP_ID
-		        }
-		        remote {
-		            auth = psk
-		            id = %any
-		        }
-		        children {
-		            rw {
-		                local_ts = $RESP_NET
-		                remote_ts = $CLIENT_POOL
-		                esp_proposals = $ESP
-		            }
-		        }
-		    }
-		}
-		secrets {
-		    ike-rw {
-		        secret = "$PSK"
-		    }
-		}
-	EOF
+	rw_connection >"$1"
 }
 
 responder_sas_charon() {

@@ -24,20 +24,8 @@
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
-# shell_quote prints its arguments as one command line a shell reads back
-# unchanged, quoting only the words that need it (printf %q would also
-# escape the commas of --proposals a,b).
-shell_quote() {
-	local word quoted=()
-	for word in "$@"; do
-		if [[ $word =~ ^[A-Za-z0-9_./,:=+@%-]+$ ]]; then
-			quoted+=("$word")
-		else
-			quoted+=("$(printf '%q' "$word")")
-		fi
-	done
-	printf "%s\n" "${quoted[*]}"
-}
+# shellcheck source=lib/quote.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/quote.sh"
 
 # Recorded before the arguments are consumed, so the report can print the
 # exact command that reproduces it.
