@@ -12,6 +12,9 @@
 #   espd-raw, espd-encap          espd to espd: raw ESP (no NAT), and encap = yes (ESP-in-UDP)
 #   espd-transport                espd to espd, host to host: transport mode, selectors dynamic (the outer
 #                                 addresses), pings between 192.0.2.1 and 192.0.2.2 travel as ESP
+#   espd-start-action             start_action = start: the tunnel comes up with the daemons, no `espd up`
+#   reload                        espd's PSK is wrong, `espd up` fails; the file is fixed, `espd reload`,
+#                                 and `espd up` succeeds without restarting the daemon
 #   ss-ROLE-AUTH-PROPOSAL         the interop matrix with charon:
 #                                 ROLE resp: espd initiates (`espd up`), charon responds;
 #                                      init: charon initiates (`swanctl --initiate`), espd responds;
@@ -69,7 +72,7 @@ declare -A IKE_PROPOSAL=(
 	[aes256-sha256]=aes256-sha256-modp2048
 )
 PROPOSALS=(aes128gcm16 aes256gcm16 chacha20poly1305 aes256-sha256)
-ALL_CASES=(espd-raw espd-encap espd-transport)
+ALL_CASES=(espd-raw espd-encap espd-transport espd-start-action reload)
 for role in resp init; do
 	for auth in psk rsa ecdsa ed25519; do
 		for p in "${PROPOSALS[@]}"; do
@@ -515,6 +518,38 @@ case_espd_transport() {
 	DETAIL="transport mode, dynamic selectors, $esp ESP packets and no ICMP in the clear"
 }
 
+# case_start_action DIR: start_action = start brings the tunnel up alone.
+case_start_action() {
+	local dir=$1 right_pid
+	write_ike_conf "$dir/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=right.espd.test remote_id=left.espd.test \
+		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.1.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
+	write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=left.espd.test remote_id=right.espd.test \
+		tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 \
+		psk="$PSK" start_action=start
+	espd_start right "$dir/right.conf" "$dir" || return 1
+	right_pid=$ESPD_PID
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	espd_wait_route left 198.18.2.1 || { log "start_action = start set up no CHILD_SA"; return 1; }
+	ping_all left 198.18.1.1 198.18.2.1 || { log "pings through the started tunnel lost"; return 1; }
+	espd_stop right "$right_pid" || return 1
+	DETAIL="the CHILD_SA came up at start-up; pings pass"
+}
+
+# case_reload DIR: espd reload takes a fixed configuration.
+case_reload() {
+	local dir=$1 out
+	espd_left_conf "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "not the peer's key"
+	start_charon_right "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK" || return 1
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	if out=$(espd_ctl left up net 2>&1); then log "espd up succeeded with the wrong PSK"; return 1; fi
+	espd_left_conf "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK"
+	out=$(espd_ctl left reload 2>&1) || { log "espd reload: $out"; return 1; }
+	out=$(espd_ctl left up net 2>&1) || { log "espd up after the reload: $out"; return 1; }
+	check_sas_match "$dir" || return 1
+	ping_all left 198.18.1.1 198.18.2.1 || { log "pings after the reload lost"; return 1; }
+	DETAIL="wrong PSK refused, file fixed, espd reload, up succeeds"
+}
+
 run_case() {
 	local c=$1 dir=$NETNS_WORKDIR/$1
 	mkdir -p "$dir"
@@ -524,6 +559,8 @@ run_case() {
 	espd-raw) case_espd_pair "$dir" no || rc=1 ;;
 	espd-encap) case_espd_pair "$dir" yes || rc=1 ;;
 	espd-transport) case_espd_transport "$dir" || rc=1 ;;
+	espd-start-action) case_start_action "$dir" || rc=1 ;;
+	reload) case_reload "$dir" || rc=1 ;;
 	ss-*)
 		local role auth p
 		IFS=- read -r _ role auth p <<<"$c"
