@@ -16,11 +16,14 @@ import (
 	"github.com/espd/espd/tun"
 )
 
-// routingInstaller is the Installer the IKE engine sees: the data plane,
-// plus the routes that send the remote selectors of each outbound SA into
-// the TUN (what strongSwan's updown and kernel-netlink routes do). Routes
-// are reference-counted by the Router, so a rekey's second SA and the
-// first's deletion leave the route in place.
+// routingInstaller is the Installer the IKE engine and the manual SAs
+// use: the data plane, plus the routes that send the remote selectors of
+// each outbound SA into the TUN (what strongSwan's updown and
+// kernel-netlink routes do). In tunnel mode a route's source is the TUN
+// address inside the local selector; in transport mode the inner packet is
+// the host's own, so it is the outer address. Routes are
+// reference-counted by the Router, so a rekey's second SA and the first's
+// deletion leave the route in place.
 type routingInstaller struct {
 	installer.Installer
 	router   *tun.Router

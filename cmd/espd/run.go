@@ -172,21 +172,18 @@ func startDaemon(cfg *config.File, log *zap.Logger) (d *daemon, err error) {
 		closeTransports()
 		return nil, err
 	}
-	for i := range e.Manual {
-		if err := installManual(d.dp, &e.Manual[i], e.PortNATT); err != nil {
-			return nil, fmt.Errorf("%s: manual SA %s: %w", e.Manual[i].Pos, e.Manual[i].Name, err)
-		}
-	}
 	d.router, err = tun.NewRouter(e.Tun.Name, e.RouteTable, e.FwMark)
 	if err != nil {
 		return nil, err
 	}
+	// Manual SAs and IKE's go through the same installer, which routes
+	// each outbound SA's remote selectors into the TUN.
+	d.routes = newRoutingInstaller(d.dp, d.router, e.Tun.Addrs, log)
 	for i := range e.Manual {
-		if err := routeManual(d.router, &e.Manual[i], e.Tun.Addrs); err != nil {
+		if err := installManual(d.routes, &e.Manual[i], e.PortNATT); err != nil {
 			return nil, fmt.Errorf("%s: manual SA %s: %w", e.Manual[i].Pos, e.Manual[i].Name, err)
 		}
 	}
-	d.routes = newRoutingInstaller(d.dp, d.router, e.Tun.Addrs, log)
 	d.manager, err = ike.NewManager(ike.ManagerConfig{
 		Connections: conns,
 		Installer:   d.routes,
@@ -323,20 +320,4 @@ func installManual(dp installer.Installer, m *config.ManualSA, natPort uint16) e
 		return err
 	}
 	return dp.Add(out)
-}
-
-// routeManual routes the remote selectors into the TUN. In tunnel mode the
-// source is the TUN address inside the local selector; in transport mode
-// the inner packet is the host's own, so the source is the outer address.
-func routeManual(r *tun.Router, m *config.ManualSA, tunAddrs []netip.Prefix) error {
-	for _, dst := range m.RemoteTS {
-		src := m.Local
-		if m.Mode != "transport" {
-			src = tun.SourceForRoute(tunAddrs, m.LocalTS, dst)
-		}
-		if err := r.AddRoute(dst, src); err != nil {
-			return err
-		}
-	}
-	return nil
 }
