@@ -46,6 +46,14 @@ func ikeConnection(f *config.File, c *config.Connection) (ike.Config, error) {
 		NATPort:    f.Espd.PortNATT,
 		RekeyTime:  c.RekeyTime,
 		DPDDelay:   c.DPDDelay,
+		// The daemon-wide settings of espd.ike, which strongSwan keeps in
+		// strongswan.conf.
+		HalfOpenTimeout: f.Espd.IKE.HalfOpenTimeout,
+		Retransmit: ike.RetransmitConfig{
+			Timeout: f.Espd.IKE.RetransmitTimeout,
+			Base:    ike.DefaultRetransmit.Base,
+			Tries:   f.Espd.IKE.RetransmitTries,
+		},
 	}
 	out.Local = netip.AddrPortFrom(firstAddr(c.LocalAddrs), c.LocalPort)
 	out.Remote = netip.AddrPortFrom(firstAddr(c.RemoteAddrs), c.RemotePort)

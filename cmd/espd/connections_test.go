@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/espd/espd/esp/installer"
 	"github.com/espd/espd/ike"
@@ -37,6 +38,12 @@ func TestExamplesBecomeIKEConnections(t *testing.T) {
 			}
 			if c.RemoteID == nil || c.RemoteID.String() != "192.0.2.2" {
 				t.Errorf("host-to-host remote id %v", c.RemoteID)
+			}
+		}},
+		{file: "example.conf", conn: "gw-gw", child: "net-net", check: func(t *testing.T, c ike.Config) {
+			// espd.ike's settings reach every connection.
+			if c.HalfOpenTimeout != 30*time.Second || c.Retransmit.Timeout != 4*time.Second || c.Retransmit.Tries != 5 {
+				t.Errorf("espd.ike settings: half-open %v, retransmit %+v", c.HalfOpenTimeout, c.Retransmit)
 			}
 		}},
 		{file: "road-warrior-gateway.conf", missing: "x509"},

@@ -184,12 +184,17 @@ func startDaemon(cfg *config.File, log *zap.Logger) (d *daemon, err error) {
 			return nil, fmt.Errorf("%s: manual SA %s: %w", e.Manual[i].Pos, e.Manual[i].Name, err)
 		}
 	}
+	cookies := e.IKE.CookieThreshold
+	if cookies == 0 {
+		cookies = -1 // the file's 0 is "never"; the Manager's is its default
+	}
 	d.manager, err = ike.NewManager(ike.ManagerConfig{
-		Connections: conns,
-		Installer:   d.routes,
-		Send:        d.ike.send,
-		LocalAddr:   func(remote netip.Addr) (netip.Addr, error) { return tun.SourceAddr(remote, e.FwMark) },
-		Logger:      log.Named("ike"),
+		CookieThreshold: cookies,
+		Connections:     conns,
+		Installer:       d.routes,
+		Send:            d.ike.send,
+		LocalAddr:       func(remote netip.Addr) (netip.Addr, error) { return tun.SourceAddr(remote, e.FwMark) },
+		Logger:          log.Named("ike"),
 	})
 	if err != nil {
 		return nil, err

@@ -43,6 +43,22 @@ type Espd struct {
 	Tun      Tun
 	// Manual are the static SAs, in file order.
 	Manual []ManualSA
+	// IKE holds the daemon-wide IKE settings.
+	IKE IKESettings
+}
+
+// IKESettings is the espd.ike section: strongSwan's charon.* settings
+// that espd has.
+type IKESettings struct {
+	// CookieThreshold is how many half-open IKE SAs make a responder
+	// demand a COOKIE; 0 never.
+	CookieThreshold int
+	// HalfOpenTimeout is how long a responder keeps a half-open IKE SA.
+	HalfOpenTimeout time.Duration
+	// RetransmitTimeout and RetransmitTries are the first retransmission's
+	// delay and how many are sent (the base, 1.8, is fixed).
+	RetransmitTimeout time.Duration
+	RetransmitTries   int
 }
 
 // Tun is the TUN device.
@@ -104,6 +120,12 @@ const (
 	DefaultMTU          = 1400
 	DefaultReplayWindow = 32
 	DefaultRemotePort   = 4500
+	// strongSwan's charon.cookie_threshold, half_open_timeout,
+	// retransmit_timeout and retransmit_tries.
+	DefaultCookieThreshold   = 30
+	DefaultHalfOpenTimeout   = 30 * time.Second
+	DefaultRetransmitTimeout = 4 * time.Second
+	DefaultRetransmitTries   = 5
 )
 
 // ErrInvalid matches every *Error with errors.Is.

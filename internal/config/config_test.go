@@ -41,6 +41,7 @@ func TestLoadExample(t *testing.T) {
 		FwMark:     0xe5d,
 		RouteTable: 3677,
 		LogLevel:   "info",
+		IKE:        defaultIKESettings,
 		Tun: Tun{
 			Name:  "espd0",
 			MTU:   1400,
@@ -112,14 +113,17 @@ func mustSuite(t *testing.T, proposal string) crypto.Suite {
 	return s
 }
 
+var defaultIKESettings = IKESettings{CookieThreshold: 30, HalfOpenTimeout: 30 * time.Second,
+	RetransmitTimeout: 4 * time.Second, RetransmitTries: 5}
+
 func TestDefaults(t *testing.T) {
 	want := Espd{PortNATT: 4500, FwMark: 0xe5d, RouteTable: 3677, LogLevel: "info",
-		Tun: Tun{Name: "espd0", MTU: 1400}}
+		Tun: Tun{Name: "espd0", MTU: 1400}, IKE: defaultIKESettings}
 	for _, in := range []string{
 		"",
 		"connections {\n}\n",
 		"espd {\n}\n",
-		"espd {\n port_nat_t =\n fwmark =\n route_table =\n log_level =\n tun {\n  name =\n  mtu =\n  addrs =\n }\n manual {\n }\n}\n",
+		"espd {\n port_nat_t =\n fwmark =\n route_table =\n log_level =\n tun {\n  name =\n  mtu =\n  addrs =\n }\n manual {\n }\n ike {\n  cookie_threshold =\n  half_open_timeout =\n  retransmit_timeout =\n  retransmit_tries =\n }\n}\n",
 	} {
 		f, err := Parse("defaults.conf", []byte(in))
 		if err != nil {
@@ -332,6 +336,10 @@ func TestErrors(t *testing.T) {
 		{"port range", []string{"port_nat_t = 4500", "port_nat_t = 65536 #!"}, "espd.port_nat_t", "must be between 0 and 65535, not 65536"},
 		{"fwmark range", []string{"port_nat_t = 4500", "fwmark = 0x1ffffffff #!"}, "espd.fwmark", "must be between 0 and 4294967295"},
 		{"route table 0", []string{"port_nat_t = 4500", "route_table = 0 #!"}, "espd.route_table", "must be between 1 and 4294967295, not 0"},
+		{"cookie threshold", []string{"port_nat_t = 4500", "ike { cookie_threshold = -1 #!\n }"}, "espd.ike.cookie_threshold", "not a number"},
+		{"half-open timeout zero", []string{"port_nat_t = 4500", "ike { half_open_timeout = 0s #!\n }"}, "espd.ike.half_open_timeout", "must be longer than 0s"},
+		{"retransmit timeout", []string{"port_nat_t = 4500", "ike { retransmit_timeout = soon #!\n }"}, "espd.ike.retransmit_timeout", "is not a time"},
+		{"retransmit tries", []string{"port_nat_t = 4500", "ike { retransmit_tries = 101 #!\n }"}, "espd.ike.retransmit_tries", "must be between 0 and 100, not 101"},
 		{"route table local", []string{"port_nat_t = 4500", "route_table = 255 #!"}, "espd.route_table", "the kernel's local table"},
 		{"log level", []string{"port_nat_t = 4500", "log_level = loud #!"}, "espd.log_level", `unknown log level "loud"`},
 		{"tun name", []string{"addrs = 198.18.1.1/32", "name = a-very-long-tun-name #!"}, "espd.tun.name", "longer than 15 bytes"},

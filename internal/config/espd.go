@@ -56,7 +56,42 @@ func (d *decoder) espd(s *swanctl.Section) Espd {
 	if manual := r.sub("manual"); manual != nil {
 		e.Manual = d.manual(manual)
 	}
+	ike := r.sub("ike")
+	if ike == nil {
+		ike = &swanctl.Section{Pos: s.Pos}
+	}
+	e.IKE = d.ikeSettings(ike)
 	return e
+}
+
+func (d *decoder) ikeSettings(s *swanctl.Section) IKESettings {
+	r := d.reader(s, "espd.ike")
+	defer r.done()
+	ike := IKESettings{
+		CookieThreshold:   DefaultCookieThreshold,
+		HalfOpenTimeout:   DefaultHalfOpenTimeout,
+		RetransmitTimeout: DefaultRetransmitTimeout,
+		RetransmitTries:   DefaultRetransmitTries,
+	}
+	if n, ok := r.number("cookie_threshold", 0, 1<<20); ok {
+		ike.CookieThreshold = int(n)
+	}
+	for _, t := range []struct {
+		key string
+		to  *time.Duration
+	}{{"half_open_timeout", &ike.HalfOpenTimeout}, {"retransmit_timeout", &ike.RetransmitTimeout}} {
+		if v, kv, ok := readValue(r, t.key, parseDuration); ok {
+			if v <= 0 {
+				r.fail(kv, "must be longer than 0s")
+			} else {
+				*t.to = v
+			}
+		}
+	}
+	if n, ok := r.number("retransmit_tries", 0, 100); ok {
+		ike.RetransmitTries = int(n)
+	}
+	return ike
 }
 
 func (d *decoder) tun(s *swanctl.Section) Tun {
