@@ -13,6 +13,9 @@
 #   espd-transport                espd to espd, host to host: transport mode, selectors dynamic (the outer
 #                                 addresses), pings between 192.0.2.1 and 192.0.2.2 travel as ESP
 #   espd-start-action             start_action = start: the tunnel comes up with the daemons, no `espd up`
+#   dpd-restart                   dpd_delay = 2s, dpd_action = restart (retransmits 1 s, 2 tries): the peer
+#                                 espd is killed and started again without its state; DPD finds the
+#                                 old IKE SA dead, and the child is set up again with the new peer
 #   reload                        espd's PSK is wrong, `espd up` fails; the file is fixed, `espd reload`,
 #                                 and `espd up` succeeds without restarting the daemon
 #   ss-ROLE-AUTH-PROPOSAL         the interop matrix with charon:
@@ -72,7 +75,7 @@ declare -A IKE_PROPOSAL=(
 	[aes256-sha256]=aes256-sha256-modp2048
 )
 PROPOSALS=(aes128gcm16 aes256gcm16 chacha20poly1305 aes256-sha256)
-ALL_CASES=(espd-raw espd-encap espd-transport espd-start-action reload)
+ALL_CASES=(espd-raw espd-encap espd-transport espd-start-action reload dpd-restart)
 for role in resp init; do
 	for auth in psk rsa ecdsa ed25519; do
 		for p in "${PROPOSALS[@]}"; do
@@ -535,6 +538,45 @@ case_start_action() {
 	DETAIL="the CHILD_SA came up at start-up; pings pass"
 }
 
+# _new_ike_sa OLD: espd has an established IKE SA other than OLD.
+_new_ike_sa() {
+	local now
+	now=$(spis)
+	[[ -n $now && $now != "$1" ]]
+}
+
+# case_dpd_restart DIR: a peer that lost its state is found by DPD, and
+# dpd_action = restart sets the tunnel up again.
+case_dpd_restart() {
+	local dir=$1 out right_pid before after
+	write_ike_conf "$dir/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=right.espd.test remote_id=left.espd.test \
+		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.1.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
+	write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=left.espd.test remote_id=right.espd.test \
+		tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 \
+		psk="$PSK" dpd_delay=2s dpd_action=restart retransmit="1s 2"
+	espd_start right "$dir/right.conf" "$dir" || return 1
+	right_pid=$ESPD_PID
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	local left_pid=$ESPD_PID
+	out=$(espd_ctl left up net 2>&1) || { log "espd up net: $out"; return 1; }
+	before=$(spis)
+	# The peer dies without a word and comes back without its state.
+	kill -KILL "$right_pid"
+	wait "$right_pid" 2>/dev/null || true
+	espd_start right "$dir/right.conf" "$dir" || return 1
+	right_pid=$ESPD_PID
+	ESPD_PID=$left_pid
+	wait_until 30 "DPD to find the peer gone and the tunnel to come back" _new_ike_sa "$before" || true
+	after=$(spis)
+	if [[ -z $after || $after == "$before" ]]; then
+		log "no new IKE SA after DPD: before '$before', after '$after'"; return 1
+	fi
+	grep -q "restarting a child" "$dir/espd-left.log" || { log "espd's log shows no restart"; return 1; }
+	ping_all left 198.18.1.1 198.18.2.1 || { log "pings through the restarted tunnel lost"; return 1; }
+	espd_stop right "$right_pid" || return 1
+	DETAIL="DPD found the dead IKE SA, dpd_action = restart set up a new one"
+}
+
 # case_reload DIR: espd reload takes a fixed configuration.
 case_reload() {
 	local dir=$1 out
@@ -561,6 +603,7 @@ run_case() {
 	espd-transport) case_espd_transport "$dir" || rc=1 ;;
 	espd-start-action) case_start_action "$dir" || rc=1 ;;
 	reload) case_reload "$dir" || rc=1 ;;
+	dpd-restart) case_dpd_restart "$dir" || rc=1 ;;
 	ss-*)
 		local role auth p
 		IFS=- read -r _ role auth p <<<"$c"

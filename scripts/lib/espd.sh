@@ -183,16 +183,19 @@ _write_manual_conf() {
 # IKEv2 connection "gw" and its child "net". Keys: local remote local_id
 # remote_id tun (the TUN address; none in transport mode) ts_local ts_remote
 # ike esp encap (yes|no, default no) mode (default tunnel) start_action
-# (default none), and either psk=SECRET or
+# (default none), dpd_delay (default 0s) dpd_action (default clear),
+# retransmit="TIMEOUT TRIES" (espd.ike, default strongSwan's), and either
+# psk=SECRET or
 # cert=FILE (auth = pubkey both ways, certs = FILE in the x509 directory
 # beside FILE; the key and the CA in private and x509ca there).
 write_ike_conf() {
 	local file=$1
 	shift
-	local -A s=([encap]=no [start_action]=none [mode]=tunnel [tun]="")
+	local -A s=([encap]=no [start_action]=none [mode]=tunnel [tun]="" [dpd_delay]=0s [dpd_action]=clear [retransmit]="4s 5")
 	local kv auth=psk certs="" secrets="" addrs=""
 	for kv in "$@"; do s[${kv%%=*}]=${kv#*=}; done
 	[[ -z ${s[tun]} ]] || addrs="addrs = ${s[tun]}/32"
+	local retransmit_timeout=${s[retransmit]% *} retransmit_tries=${s[retransmit]#* }
 	if [[ -n ${s[cert]:-} ]]; then
 		auth=pubkey
 		certs="certs = ${s[cert]}"
@@ -206,6 +209,10 @@ write_ike_conf() {
 		        name = $ESPD_TUN
 		        $addrs
 		    }
+		    ike {
+		        retransmit_timeout = $retransmit_timeout
+		        retransmit_tries = $retransmit_tries
+		    }
 		}
 		connections {
 		    gw {
@@ -213,6 +220,7 @@ write_ike_conf() {
 		        remote_addrs = ${s[remote]}
 		        proposals = ${s[ike]}
 		        encap = ${s[encap]}
+		        dpd_delay = ${s[dpd_delay]}
 		        local {
 		            auth = $auth
 		            id = ${s[local_id]}
@@ -229,6 +237,7 @@ write_ike_conf() {
 		                esp_proposals = ${s[esp]}
 		                mode = ${s[mode]}
 		                start_action = ${s[start_action]}
+		                dpd_action = ${s[dpd_action]}
 		            }
 		        }
 		    }
