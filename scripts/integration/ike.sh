@@ -22,7 +22,8 @@
 #                                 ROLE resp: espd initiates (`espd up`), charon responds;
 #                                      init: charon initiates (`swanctl --initiate`), espd responds;
 #                                 AUTH psk, or certificates of rsa (3072), ecdsa (P-256) or ed25519 keys
-#                                      under one ECDSA P-384 CA (scripts/lib/pki.sh; RFC 7427 signatures);
+#                                      under one ECDSA P-384 CA (scripts/lib/pki.sh; RFC 7427 signatures),
+#                                      or rsapss: the RSA certificates, both sides signing with RSASSA-PSS;
 #                                 PROPOSAL aes128gcm16 (IKE -prfsha256-x25519), aes256gcm16 (-prfsha384-ecp384),
 #                                      chacha20poly1305 (-prfsha256-modp2048), aes256-sha256 (-modp2048)
 #   rekey-child-by-espd, rekey-child-by-ss, rekey-ike-by-espd, rekey-ike-by-ss
@@ -82,6 +83,7 @@ for role in resp init; do
 			ALL_CASES+=("ss-$role-$auth-$p")
 		done
 	done
+	ALL_CASES+=("ss-$role-rsapss-aes128gcm16")
 done
 ALL_CASES+=(rekey-child-by-espd rekey-child-by-ss rekey-ike-by-espd rekey-ike-by-ss delete-by-espd delete-by-ss)
 ALL_CASES+=(wrong-psk-espd-init wrong-psk-ss-init mismatch-espd-init mismatch-ss-init nat-two-clients)
@@ -111,6 +113,7 @@ write_charon_conf() {
 	if [[ -n $cert ]]; then
 		auth=pubkey certs="certs = $cert" id_l=sun.espd.test id_r=moon.espd.test
 	fi
+	local local_auth=${CHARON_LOCAL_AUTH:-$auth}
 	cat >"$file" <<-EOF
 		connections {
 			gw {
@@ -119,7 +122,7 @@ write_charon_conf() {
 				remote_addrs = 192.0.2.1
 				proposals = $ike
 				local {
-					auth = $auth
+					auth = $local_auth
 					id = $id_l
 					$certs
 				}
@@ -241,14 +244,18 @@ case_interop() {
 		espd_left_conf "$dir" "${IKE_PROPOSAL[$p]}" "$p" "$PSK"
 		start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" "$PSK" || return 1
 	else
+		local key=$auth sign=pubkey
+		if [[ $auth == rsapss ]]; then
+			key=rsa sign=rsa/pss
+		fi
 		mkdir -p "$dir/x509" "$dir/x509ca" "$dir/private"
 		cp "$PKI_DIR/x509ca/ca.pem" "$dir/x509ca/"
-		cp "$PKI_DIR/x509/moon-$auth.pem" "$dir/x509/"
-		cp "$PKI_DIR/private/moon-$auth.pem" "$dir/private/"
+		cp "$PKI_DIR/x509/moon-$key.pem" "$dir/x509/"
+		cp "$PKI_DIR/private/moon-$key.pem" "$dir/private/"
 		write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=moon.espd.test remote_id=sun.espd.test \
 			tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike="${IKE_PROPOSAL[$p]}" esp="$p" \
-			cert="moon-$auth.pem"
-		start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" unused "$auth" || return 1
+			cert="moon-$key.pem" local_auth="$sign"
+		CHARON_LOCAL_AUTH=$sign start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" unused "$key" || return 1
 	fi
 	espd_start left "$dir/left.conf" "$dir" || return 1
 	if [[ $role == resp ]]; then

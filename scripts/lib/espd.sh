@@ -185,9 +185,9 @@ _write_manual_conf() {
 # ike esp encap (yes|no, default no) mode (default tunnel) start_action
 # (default none), dpd_delay (default 0s) dpd_action (default clear),
 # retransmit="TIMEOUT TRIES" (espd.ike, default strongSwan's), and either
-# psk=SECRET or
-# cert=FILE (auth = pubkey both ways, certs = FILE in the x509 directory
-# beside FILE; the key and the CA in private and x509ca there).
+# psk=SECRET or cert=FILE (auth = pubkey both ways, certs = FILE in the
+# x509 directory beside FILE; the key and the CA in private and x509ca
+# there); local_auth overrides our auth value, e.g. rsa/pss.
 write_ike_conf() {
 	local file=$1
 	shift
@@ -222,7 +222,7 @@ write_ike_conf() {
 		        encap = ${s[encap]}
 		        dpd_delay = ${s[dpd_delay]}
 		        local {
-		            auth = $auth
+		            auth = ${s[local_auth]:-$auth}
 		            id = ${s[local_id]}
 		            $certs
 		        }
