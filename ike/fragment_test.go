@@ -651,3 +651,40 @@ func TestFragmentationAfterIKERekey(t *testing.T) {
 	}
 	assertPairs(t, i, r, 1)
 }
+
+// TestBadResponseFragmentsDropped does the same on the initiator's side:
+// forged and malformed fragments of the IKE_AUTH response are dropped, the
+// good ones complete it.
+func TestBadResponseFragmentsDropped(t *testing.T) {
+	i, r, _ := newPair(t, smallFragments)
+	toInit(t, i, r)
+	handleAll(t, r, holdAll(t, i)) // IKE_AUTH request
+	resp := holdAll(t, r)          // IKE_AUTH response, in fragments
+	h, err := message.ParseHeader(resp[0].b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := bytes.Clone(resp[1].b)
+	forged[len(forged)-1] ^= 1
+	bad := []struct {
+		b    []byte
+		want error
+	}{
+		{forged, message.ErrIntegrity},
+		{craftFragment(t, r.sa.sendT, h, 0, uint16(len(resp)), message.PayloadNone, []byte("junk"), 1<<40), message.ErrMalformed},
+		{craftFragment(t, r.sa.sendT, h, 1, 300, message.PayloadIDr, []byte("junk"), 1<<40+1), message.ErrReassemblyLimit},
+	}
+	if err := resp[0].handle(t, i); err != nil {
+		t.Fatal(err)
+	}
+	for k, b := range bad {
+		if err := i.sa.HandleDatagram(b.b, resp[0].from, resp[0].to); !errors.Is(err, b.want) {
+			t.Errorf("bad fragment %d: %v, want %v", k, err, b.want)
+		}
+	}
+	if i.sa.State() != StateConnecting || i.pending() != 0 {
+		t.Fatalf("initiator %v, %d sent", i.sa.State(), i.pending())
+	}
+	handleAll(t, i, resp[1:])
+	assertMirrored(t, i, r)
+}
