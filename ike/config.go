@@ -100,7 +100,24 @@ type Config struct {
 	// authenticated peer sends INITIAL_CONTACT; the owner deletes older IKE
 	// SAs with that identity (peerID as message.ID.String renders it).
 	OnInitialContact func(peerID string)
+
+	// FragmentSize is the largest IP datagram, IP and UDP headers
+	// included, that carries an IKE message once both peers announced IKE
+	// fragmentation (RFC 7383); a larger protected message goes as SKF
+	// fragments. 0 means 1280, strongSwan's charon.fragment_size; below
+	// MinFragmentSize is an error.
+	FragmentSize int
+	// NoFragmentation neither announces nor uses IKE fragmentation, as
+	// swanctl.conf's fragmentation = no.
+	NoFragmentation bool
 }
+
+// DefaultFragmentSize is strongSwan's charon.fragment_size default.
+const DefaultFragmentSize = 1280
+
+// MinFragmentSize leaves room in a fragment for the IPv6, UDP, non-ESP
+// marker, IKE and SKF headers, the largest IV and ICV, and some content.
+const MinFragmentSize = 256
 
 // AuthMethod is how a peer proves its identity.
 type AuthMethod uint8
@@ -329,6 +346,12 @@ func newConnection(cfg Config) (*connection, error) {
 	}
 	if c.NATPort == 0 {
 		c.NATPort = 4500
+	}
+	switch {
+	case c.FragmentSize == 0:
+		c.FragmentSize = DefaultFragmentSize
+	case c.FragmentSize < MinFragmentSize:
+		return nil, fmt.Errorf("%w: fragment size %d is below %d bytes", ErrConfig, c.FragmentSize, MinFragmentSize)
 	}
 	if c.Jitter == nil {
 		c.Jitter = randomJitter

@@ -36,7 +36,9 @@
 // taskmanager.go keeps message IDs, one request outstanding each way
 // (§2.3), retransmits the last request with strongSwan's timing and answers
 // a retransmitted request with the cached response, never sealing a message
-// twice. Locking: an SA locks only itself, and a new SA that its rekey made
+// twice. Once both peers announced IKE fragmentation in IKE_SA_INIT (RFC
+// 7383, fragment.go), a protected message larger than Config.FragmentSize
+// travels as SKF fragments, and the peer's are reassembled per slot. Locking: an SA locks only itself, and a new SA that its rekey made
 // while it holds its own lock, never the other way round; whatever leaves
 // the SA (datagrams, Observer and OnInitialContact calls) leaves after the
 // lock is released.

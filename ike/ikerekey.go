@@ -385,7 +385,7 @@ func (sa *IKESA) newRekeyedSA(initiator bool, spiI, spiR uint64, suite crypto.IK
 	now := sa.conn.Clock.Now()
 	next := &IKESA{conn: sa.conn, initiator: initiator, state: StateEstablished,
 		spiI: spiI, spiR: spiR, ni: ni, nr: nr,
-		local: sa.local, remote: sa.remote, nat: sa.nat,
+		local: sa.local, remote: sa.remote, nat: sa.nat, fragmentation: sa.fragmentation,
 		created: now, established: now, lastRecv: now, peerID: sa.peerID}
 	role := "responder"
 	if initiator {

@@ -45,6 +45,10 @@ type IKESA struct {
 
 	// peerHashes are the signature hashes the peer announced (RFC 7427).
 	peerHashes []pubkey.Hash
+	// fragmentation: both peers announced IKE fragmentation in
+	// IKE_SA_INIT (RFC 7383 §2.3), so large messages go as SKF
+	// fragments and the peer's fragments are reassembled.
+	fragmentation bool
 	// local and remote are the IKE endpoints in use: the configured ones
 	// at first, port 4500 once NAT detection asks for encapsulation, and
 	// the peer's newest address after a NAT rebinding (RFC 7296 §2.23).
@@ -184,6 +188,7 @@ func (sa *IKESA) initiate() error {
 	group := sa.conn.ikeSuites[0].DHGroup
 	sa.tm.queue(&ikeInit{sa: sa, initiator: true, group: group})
 	sa.tm.queue(&natDetection{sa: sa, initiator: true})
+	sa.tm.queue(&fragmentationSupport{sa: sa, initiator: true})
 	sa.tm.queue(&signatureHashes{sa: sa, initiator: true})
 	sa.tm.queue(&ikeAuth{sa: sa, initiator: true})
 	sa.tm.queue(&childCreate{sa: sa, initiator: true, auth: true, config: sa.conn.children[0]})
@@ -399,10 +404,12 @@ func (sa *IKESA) keysFromSKEYSEED(suite crypto.IKESuite, skeyseed []byte) error 
 	return nil
 }
 
-// queueSend sends b between the SA's current endpoints once the lock is
-// released.
-func (sa *IKESA) queueSend(b []byte) {
-	sa.outbox = append(sa.outbox, outgoing{data: b, from: sa.local, to: sa.remote})
+// queueSend sends datagrams (one message, or its fragments in order)
+// between the SA's current endpoints once the lock is released.
+func (sa *IKESA) queueSend(datagrams ...[]byte) {
+	for _, b := range datagrams {
+		sa.outbox = append(sa.outbox, outgoing{data: b, from: sa.local, to: sa.remote})
+	}
 }
 
 func (sa *IKESA) takeOutbox() []outgoing {

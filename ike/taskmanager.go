@@ -13,6 +13,13 @@ package ike
 //     carry and the last response as sent, which answers a retransmitted
 //     request byte for byte: it is never sealed again, so no AEAD nonce is
 //     ever used twice.
+//
+// A message "as sent" is a list of datagrams: one, or the SKF fragments of
+// a message too large for the path (RFC 7383), which are retransmitted all
+// together and unchanged. Each slot also reassembles the peer's fragments
+// of the one message it expects (RFC 7383 §2.6), our request's response or
+// the peer's next request; a reassembled message then goes the way a whole
+// one does.
 
 import (
 	"errors"
@@ -56,7 +63,10 @@ type taskManager struct {
 	initiating struct {
 		messageID uint32
 		active    []task
-		request   []byte
+		// request is the datagrams of the request as sent.
+		request [][]byte
+		// defrag collects the fragments of its response.
+		defrag message.Reassembler
 		// retransmits counts the timer firings for request; generation
 		// tells a stale timer from the current one.
 		retransmits int
@@ -65,8 +75,11 @@ type taskManager struct {
 	}
 	responding struct {
 		messageID uint32
-		// response answers a retransmission of request messageID-1.
-		response []byte
+		// response answers a retransmission of request messageID-1: the
+		// datagrams as sent.
+		response [][]byte
+		// defrag collects the fragments of request messageID.
+		defrag message.Reassembler
 	}
 }
 
@@ -137,18 +150,19 @@ func (tm *taskManager) sendRequest() error {
 			return err
 		}
 	}
-	b, err := sa.encode(msg)
+	datagrams, err := sa.seal(msg)
 	if err != nil {
 		sa.fail(err)
 		return err
 	}
 	if msg.Header.Exchange == message.ExchangeIKESAInit {
-		sa.initRequest = b
+		sa.initRequest = datagrams[0]
 	}
 	sa.log.Debug("sending request", zap.Stringer("message", msg))
-	in.request = b
+	in.request = datagrams
 	in.retransmits = 0
-	sa.queueSend(b)
+	in.defrag.Reset()
+	sa.queueSend(datagrams...)
 	tm.armRetransmit()
 	return nil
 }
@@ -182,7 +196,7 @@ func (tm *taskManager) retransmit(gen uint64) {
 	}
 	in.retransmits++
 	sa.log.Info("retransmitting request", zap.Uint32("message_id", in.messageID), zap.Int("try", in.retransmits))
-	sa.queueSend(in.request)
+	sa.queueSend(in.request...)
 	tm.armRetransmit()
 }
 
@@ -196,6 +210,8 @@ func (tm *taskManager) stop() {
 	in.request = nil
 	in.active = nil
 	tm.queued = nil
+	in.defrag.Reset()
+	tm.responding.defrag.Reset()
 }
 
 // handle dispatches one datagram to the initiating or responding slot.
@@ -244,15 +260,35 @@ func (tm *taskManager) checkSPIs(hdr message.Header) error {
 	return nil
 }
 
-// decode parses IKE_SA_INIT in the clear and opens every other message.
-func (tm *taskManager) decode(hdr message.Header, datagram []byte) (*message.Message, error) {
+// decode parses IKE_SA_INIT in the clear and opens every other message. A
+// fragment goes to defrag, the slot's reassembler: decode returns the
+// message it completes, or nil and no error while fragments are missing.
+func (tm *taskManager) decode(hdr message.Header, datagram []byte, defrag *message.Reassembler) (*message.Message, error) {
+	sa := tm.sa
 	if hdr.Exchange == message.ExchangeIKESAInit {
 		return message.Parse(datagram)
 	}
-	if tm.sa.recvT == nil {
+	if sa.recvT == nil {
 		return nil, fmt.Errorf("%w: %v before keys exist", ErrUnexpected, hdr.Exchange)
 	}
-	return message.Open(datagram, tm.sa.recvT)
+	if !carriesFragment(hdr, datagram) {
+		return message.Open(datagram, sa.recvT)
+	}
+	if !sa.fragmentation {
+		return nil, fmt.Errorf("%w: a fragment, but IKE fragmentation was not negotiated", ErrUnexpected)
+	}
+	msg, err := defrag.Add(datagram, sa.recvT)
+	if err != nil {
+		return nil, err
+	}
+	if msg == nil {
+		// An authentic fragment is news from the peer, whole or not.
+		sa.lastRecv = sa.conn.Clock.Now()
+		sa.log.Debug("received fragment, waiting for the rest", zap.Uint32("message_id", hdr.MessageID))
+		return nil, nil
+	}
+	sa.log.Debug("reassembled fragmented message", zap.Uint32("message_id", hdr.MessageID))
+	return msg, nil
 }
 
 func (tm *taskManager) handleResponse(hdr message.Header, datagram []byte, from, to netip.AddrPort) error {
@@ -260,10 +296,13 @@ func (tm *taskManager) handleResponse(hdr message.Header, datagram []byte, from,
 	if len(in.active) == 0 || hdr.MessageID != in.messageID || hdr.Exchange != in.active[0].exchange() {
 		return fmt.Errorf("%w: response %d (%v) matches no request", ErrUnexpected, hdr.MessageID, hdr.Exchange)
 	}
-	msg, err := tm.decode(hdr, datagram)
+	msg, err := tm.decode(hdr, datagram, &in.defrag)
 	if err != nil {
 		sa.log.Debug("dropping response", zap.Error(err))
 		return fmt.Errorf("ike: dropped: %w", err)
+	}
+	if msg == nil {
+		return nil
 	}
 	sa.log.Debug("received response", zap.Stringer("message", msg))
 	sa.lastRecv = sa.conn.Clock.Now()
@@ -319,10 +358,16 @@ func (tm *taskManager) handleResponse(hdr message.Header, datagram []byte, from,
 func (tm *taskManager) handleRequest(hdr message.Header, datagram []byte, from, to netip.AddrPort) error {
 	sa, rs := tm.sa, &tm.responding
 	if rs.response != nil && hdr.MessageID == rs.messageID-1 {
-		sa.log.Debug("request retransmitted, resending cached response", zap.Uint32("message_id", hdr.MessageID))
+		if resend, err := tm.answersRetransmit(hdr, datagram); !resend {
+			return err
+		}
+		sa.log.Debug("request retransmitted, resending cached response", zap.Uint32("message_id", hdr.MessageID),
+			zap.Int("datagrams", len(rs.response)))
 		// Where it came from: a retransmitted IKE_SA_INIT of a peer we
 		// have not heard from since is answered on its port.
-		sa.outbox = append(sa.outbox, outgoing{data: rs.response, from: to, to: from})
+		for _, b := range rs.response {
+			sa.outbox = append(sa.outbox, outgoing{data: b, from: to, to: from})
+		}
 		return nil
 	}
 	if hdr.MessageID != rs.messageID {
@@ -331,7 +376,7 @@ func (tm *taskManager) handleRequest(hdr message.Header, datagram []byte, from, 
 	if err := tm.acceptsRequest(hdr.Exchange); err != nil {
 		return err
 	}
-	msg, err := tm.decode(hdr, datagram)
+	msg, err := tm.decode(hdr, datagram, &rs.defrag)
 	var critical *message.UnsupportedCriticalPayloadError
 	if errors.As(err, &critical) {
 		return tm.rejectCritical(hdr, critical)
@@ -339,6 +384,9 @@ func (tm *taskManager) handleRequest(hdr message.Header, datagram []byte, from, 
 	if err != nil {
 		sa.log.Debug("dropping request", zap.Error(err))
 		return fmt.Errorf("ike: dropped: %w", err)
+	}
+	if msg == nil {
+		return nil
 	}
 	sa.log.Debug("received request", zap.Stringer("message", msg))
 	if hdr.Exchange == message.ExchangeIKESAInit {
@@ -391,18 +439,18 @@ func (tm *taskManager) handleRequest(hdr message.Header, datagram []byte, from, 
 		sa.queueSend(b)
 		return failure
 	}
-	b, err := sa.encode(resp)
+	datagrams, err := sa.seal(resp)
 	if err != nil {
 		sa.fail(err)
 		return err
 	}
 	if hdr.Exchange == message.ExchangeIKESAInit {
-		sa.initResponse = b
+		sa.initResponse = datagrams[0]
 	}
 	sa.log.Debug("sending response", zap.Stringer("message", resp))
-	rs.response = b
+	rs.response = datagrams
 	rs.messageID++
-	sa.queueSend(b)
+	sa.queueSend(datagrams...)
 	if failure != nil {
 		sa.fail(failure)
 		return failure
@@ -451,15 +499,15 @@ func (tm *taskManager) rejectCritical(hdr message.Header, critical *message.Unsu
 		sa.queueSend(b)
 		return err
 	}
-	b, encErr := sa.encode(resp)
+	datagrams, encErr := sa.seal(resp)
 	if encErr != nil {
 		return encErr
 	}
 	sa.log.Info("refused a request with an unsupported critical payload", zap.Stringer("exchange", hdr.Exchange),
 		zap.Uint8("type", uint8(critical.Type)))
-	rs.response = b
+	rs.response = datagrams
 	rs.messageID++
-	sa.queueSend(b)
+	sa.queueSend(datagrams...)
 	return err
 }
 
@@ -496,12 +544,12 @@ func (tm *taskManager) sendFailureNotify(n *message.Notify) {
 		},
 		Payloads: []message.Payload{n},
 	}
-	b, err := sa.encode(msg)
+	datagrams, err := sa.seal(msg)
 	if err != nil {
 		sa.log.Debug("cannot send failure notification", zap.Error(err))
 		return
 	}
-	sa.queueSend(b)
+	sa.queueSend(datagrams...)
 }
 
 // acceptsRequest says whether a request of exchange ex may be processed in
@@ -536,7 +584,7 @@ func (tm *taskManager) responderTasks(ex message.ExchangeType, msg *message.Mess
 	sa := tm.sa
 	switch ex {
 	case message.ExchangeIKESAInit:
-		return []task{&ikeInit{sa: sa}, &natDetection{sa: sa}, &signatureHashes{sa: sa}}
+		return []task{&ikeInit{sa: sa}, &natDetection{sa: sa}, &fragmentationSupport{sa: sa}, &signatureHashes{sa: sa}}
 	case message.ExchangeIKEAuth:
 		return []task{&ikeAuth{sa: sa}, &childCreate{sa: sa, auth: true}}
 	case message.ExchangeCreateChildSA:
