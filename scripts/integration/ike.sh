@@ -16,6 +16,11 @@
 #   dpd-restart                   dpd_delay = 2s, dpd_action = restart (retransmits 1 s, 2 tries): the peer
 #                                 espd is killed and started again without its state; DPD finds the
 #                                 old IKE SA dead, and the child is set up again with the new peer
+#   hostile-input                 espd to espd with encap = yes; while ping sends an echo every 10 ms, 2000
+#                                 random datagrams and replays of the captured negotiation hit both IKE
+#                                 ports of both daemons: no echo lost, the same SAs, both daemons alive,
+#                                 and the junk that reached the data plane counted in its drops
+#   shutdown-deletes              SIGTERM ends espd, which deletes its IKE SA with charon first
 #   reload                        espd's PSK is wrong, `espd up` fails; the file is fixed, `espd reload`,
 #                                 and `espd up` succeeds without restarting the daemon
 #   ss-ROLE-AUTH-PROPOSAL         the interop matrix with charon:
@@ -76,7 +81,7 @@ declare -A IKE_PROPOSAL=(
 	[aes256-sha256]=aes256-sha256-modp2048
 )
 PROPOSALS=(aes128gcm16 aes256gcm16 chacha20poly1305 aes256-sha256)
-ALL_CASES=(espd-raw espd-encap espd-transport espd-start-action reload dpd-restart)
+ALL_CASES=(espd-raw espd-encap espd-transport espd-start-action reload dpd-restart hostile-input shutdown-deletes)
 for role in resp init; do
 	for auth in psk rsa ecdsa ed25519; do
 		for p in "${PROPOSALS[@]}"; do
@@ -584,6 +589,78 @@ case_dpd_restart() {
 	DETAIL="DPD found the dead IKE SA, dpd_action = restart set up a new one"
 }
 
+# junk_to NS ADDR PORT COUNT: COUNT datagrams of random bytes (0-599 of
+# them), one write each, from NS to ADDR:PORT.
+junk_to() {
+	nsexec "$1" bash -c 'exec 3>/dev/udp/$1/$2; for ((i = 0; i < $3; i++)); do head -c $((RANDOM % 600)) /dev/urandom >&3 2>/dev/null; done' _ "$2" "$3" "$4"
+}
+
+# replay_to NS ADDR PCAP: every IKE datagram of the capture, again, to both
+# of ADDR's IKE ports (on 4500 behind the non-ESP marker).
+replay_to() {
+	local ns_short=$1 addr=$2 pcap=$3 hex
+	while read -r hex; do
+		[[ -n $hex ]] || continue
+		nsexec "$ns_short" bash -c 'exec 3>/dev/udp/$1/500; printf "%b" "$2" >&3; exec 4>/dev/udp/$1/4500; printf "\\0\\0\\0\\0%b" "$2" >&4' \
+			_ "$addr" "$(sed 's/\(..\)/\\x\1/g' <<<"${hex//:/}")"
+	done < <(tshark -r "$pcap" -Y isakmp -T fields -e isakmp 2>/dev/null)
+}
+
+# case_hostile DIR: junk at the IKE ports does not disturb an SA.
+case_hostile() {
+	local dir=$1 out right_pid before after json drops
+	write_ike_conf "$dir/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=right.espd.test remote_id=left.espd.test \
+		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.1.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
+	write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=left.espd.test remote_id=right.espd.test \
+		tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 \
+		psk="$PSK" encap=yes
+	espd_start right "$dir/right.conf" "$dir" || return 1
+	right_pid=$ESPD_PID
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	capture_start right wan0 "$dir/ike.pcap" "udp port 500 or udp port 4500" || return 1
+	out=$(espd_ctl left up net 2>&1) || { log "espd up net: $out"; return 1; }
+	capture_stop "$CAPTURE_PID"
+	before=$(spis)
+	nsexec left ping -c 300 -i 0.01 -W 1 -I 198.18.1.1 198.18.2.1 >"$dir/ping.txt" 2>&1 &
+	local ping_pid=$!
+	local junk=() target
+	for target in "right 192.0.2.1" "left 192.0.2.2"; do
+		junk_to ${target% *} ${target#* } 500 500 &
+		junk+=($!)
+		junk_to ${target% *} ${target#* } 4500 500 &
+		junk+=($!)
+	done
+	replay_to right 192.0.2.1 "$dir/ike.pcap"
+	replay_to left 192.0.2.2 "$dir/ike.pcap"
+	wait "$ping_pid" "${junk[@]}" || true
+	grep -q " 0% packet loss" "$dir/ping.txt" || { log "echoes lost: $(grep -o '[0-9.]*% packet loss' "$dir/ping.txt")"; return 1; }
+	kill -0 "$right_pid" && kill -0 "$ESPD_PID" || { log "a daemon died"; return 1; }
+	after=$(spis)
+	[[ $after == "$before" ]] || { log "the SAs changed: before '$before', after '$after'"; return 1; }
+	json=$(espd_ctl left status --json)
+	drops=$(jq '[.drops // {} | to_entries[] | .value] | add // 0' <<<"$json")
+	((drops > 0)) || { log "espd counted no drops for the junk on port 4500"; return 1; }
+	ping_all left 198.18.1.1 198.18.2.1 || return 1
+	espd_stop right "$right_pid" || return 1
+	DETAIL="2000 junk datagrams and replays: no echo lost, SAs unchanged, $drops data plane drops counted ($(jq -c '.drops' <<<"$json"))"
+}
+
+# case_shutdown DIR: SIGTERM deletes the IKE SA with the peer first.
+case_shutdown() {
+	local dir=$1 out
+	espd_left_conf "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK"
+	start_charon_right "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK" || return 1
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	out=$(espd_ctl left up net 2>&1) || { log "espd up net: $out"; return 1; }
+	espd_stop left "$ESPD_PID" || return 1
+	ESPD_PID=""
+	grep -q "received DELETE for IKE_SA" "$dir/charon/charon.log" || { log "charon got no Delete from the stopping espd"; return 1; }
+	if swanctl_in right "$dir/charon" --list-sas 2>&1 | grep -q "ESTABLISHED\|INSTALLED"; then
+		log "charon still holds the SA after espd stopped"; return 1
+	fi
+	DETAIL="SIGTERM: espd deleted its IKE SA with charon, which holds nothing"
+}
+
 # case_reload DIR: espd reload takes a fixed configuration.
 case_reload() {
 	local dir=$1 out
@@ -611,6 +688,8 @@ run_case() {
 	espd-start-action) case_start_action "$dir" || rc=1 ;;
 	reload) case_reload "$dir" || rc=1 ;;
 	dpd-restart) case_dpd_restart "$dir" || rc=1 ;;
+	hostile-input) case_hostile "$dir" || rc=1 ;;
+	shutdown-deletes) case_shutdown "$dir" || rc=1 ;;
 	ss-*)
 		local role auth p
 		IFS=- read -r _ role auth p <<<"$c"
