@@ -41,11 +41,12 @@ func ikeConnection(f *config.File, c *config.Connection) (ike.Config, error) {
 		return ike.Config{}, &config.Error{Pos: pos, Key: "connections." + c.Name + "." + key, Reason: fmt.Sprintf(format, args...)}
 	}
 	out := ike.Config{
-		Name:       c.Name,
-		ForceEncap: c.Encap,
-		NATPort:    f.Espd.PortNATT,
-		RekeyTime:  c.RekeyTime,
-		DPDDelay:   c.DPDDelay,
+		Name:            c.Name,
+		ForceEncap:      c.Encap,
+		NATPort:         f.Espd.PortNATT,
+		RekeyTime:       c.RekeyTime,
+		DPDDelay:        c.DPDDelay,
+		NoFragmentation: c.NoFragmentation,
 		// The daemon-wide settings of espd.ike, which strongSwan keeps in
 		// strongswan.conf.
 		HalfOpenTimeout: f.Espd.IKE.HalfOpenTimeout,

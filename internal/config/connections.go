@@ -24,6 +24,7 @@ import (
 //	    proposals = default       IKE proposals (crypto.ParseIKEProposal) or default
 //	    encap = no
 //	    mobike = yes
+//	    fragmentation = yes       yes, accept, force (read as yes), no
 //	    dpd_delay = 0s
 //	    rekey_time = 4h           0 if only reauth_time is set
 //	    reauth_time = 0s
@@ -73,6 +74,9 @@ type Connection struct {
 	Encap bool
 	// Mobike enables MOBIKE (RFC 4555); it is on unless the file says no.
 	Mobike bool
+	// NoFragmentation turns IKE fragmentation (RFC 7383) off
+	// (fragmentation = no).
+	NoFragmentation bool
 	// DPDDelay is how long the peer may stay silent before espd checks
 	// that it is alive with an empty INFORMATIONAL exchange; 0 disables
 	// the check.
@@ -303,6 +307,16 @@ func (sd *sharedDecoder) connection(s *swanctl.Section) (c Connection, ok bool) 
 	c.Mobike = r.boolean("mobike", true)
 	c.DPDDelay, _, _ = readValue(r, "dpd_delay", parseDuration)
 	c.RekeyTime, c.ReauthTime, c.OverTime = ikeLifetimes(r)
+	// strongSwan's fragmentation: yes (the default) and accept offer and
+	// use IKE fragmentation (RFC 7383); force also fragments IKE_SA_INIT,
+	// which espd does not, so it is read as yes with a warning.
+	if v, kv, ok := r.keyword("fragmentation", map[string]string{"yes": "yes", "accept": "yes", "force": "force", "no": "no"},
+		"yes, accept, force or no"); ok {
+		c.NoFragmentation = v == "no"
+		if v == "force" {
+			sd.warn(kv.Pos, path+".fragmentation", path+".fragmentation = force: espd does not fragment IKE_SA_INIT; read as yes")
+		}
+	}
 
 	var locals, remotes []*swanctl.Section
 	var children *swanctl.Section
@@ -336,7 +350,7 @@ func (sd *sharedDecoder) connection(s *swanctl.Section) (c Connection, ok bool) 
 		cr.done()
 	}
 
-	r.unsupported("vips", "aggressive", "pull", "dscp", "dpd_timeout", "fragmentation", "childless",
+	r.unsupported("vips", "aggressive", "pull", "dscp", "dpd_timeout", "childless",
 		"send_certreq", "send_cert", "ppk_id", "ppk_required", "keyingtries", "unique", "rand_time",
 		"pools", "if_id_in", "if_id_out", "mediation", "mediated_by", "mediation_peer")
 	return c, len(sd.errs) == errsBefore

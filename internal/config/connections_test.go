@@ -828,3 +828,23 @@ func TestReferencesBounded(t *testing.T) {
 		t.Errorf("took %v", elapsed)
 	}
 }
+
+func TestFragmentation(t *testing.T) {
+	conf := func(value string) string {
+		return "connections {\n c {\n  remote_addrs = 192.0.2.2\n  fragmentation = " + value + " #!\n" +
+			"  local {\n   auth = psk\n  }\n  remote {\n   auth = psk\n  }\n }\n}\n"
+	}
+	for value, off := range map[string]bool{"yes": false, "accept": false, "no": true, "NO": true, "force": false} {
+		f, err := Parse("test.conf", []byte(conf(value)))
+		if err != nil {
+			t.Fatalf("fragmentation = %s: %v", value, err)
+		}
+		if got := f.Connections[0].NoFragmentation; got != off {
+			t.Errorf("fragmentation = %s: NoFragmentation %v, want %v", value, got, off)
+		}
+		if warned := len(f.Warnings) > 0; warned != (value == "force") {
+			t.Errorf("fragmentation = %s: warnings %v", value, f.Warnings)
+		}
+	}
+	expectOneError(t, conf("maybe"), "connections.c.fragmentation", `unknown value "maybe"`)
+}
