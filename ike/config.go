@@ -391,6 +391,12 @@ func matchesIdentity(want, got *message.ID) bool {
 	if want.IDType != got.IDType {
 		return false
 	}
+	if want.IDType == message.IDDERASN1DN {
+		// The same DN may come in other string types: one typed in the
+		// configuration is UTF8String, a certificate's often
+		// PrintableString.
+		return pubkey.DNEqual(want.Data, got.Data)
+	}
 	if (want.IDType == message.IDFQDN || want.IDType == message.IDRFC822Addr) && bytes.IndexByte(want.Data, '*') >= 0 {
 		return globMatch(string(want.Data), string(got.Data))
 	}

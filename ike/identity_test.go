@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"encoding/asn1"
 	"testing"
 
 	"github.com/espd/espd/ike/message"
@@ -31,5 +32,34 @@ func TestMatchesIdentity(t *testing.T) {
 		if got := matchesIdentity(tc.want, tc.got); got != tc.match {
 			t.Errorf("matchesIdentity(%v, %v) = %v, want %v", tc.want, tc.got, got, tc.match)
 		}
+	}
+}
+
+// dn encodes CN=cn, O=espd as a DER Name with the string type tag.
+func dn(t *testing.T, tag int, cn string) *message.ID {
+	t.Helper()
+	type attr struct {
+		Type  asn1.ObjectIdentifier
+		Value asn1.RawValue
+	}
+	// encoding/asn1 writes a slice type whose name ends in SET as a SET.
+	type rdnSET []attr
+	rdn := func(oid asn1.ObjectIdentifier, v string) rdnSET {
+		return rdnSET{{oid, asn1.RawValue{Tag: tag, Bytes: []byte(v)}}}
+	}
+	b, err := asn1.Marshal([]rdnSET{rdn(asn1.ObjectIdentifier{2, 5, 4, 10}, "espd"), rdn(asn1.ObjectIdentifier{2, 5, 4, 3}, cn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &message.ID{IDType: message.IDDERASN1DN, Data: b}
+}
+
+func TestMatchesDNIdentity(t *testing.T) {
+	const utf8, printable = asn1.TagUTF8String, asn1.TagPrintableString
+	if !matchesIdentity(dn(t, utf8, "sun.espd.test"), dn(t, printable, "sun.espd.test")) {
+		t.Error("the same DN in UTF8String and PrintableString does not match")
+	}
+	if matchesIdentity(dn(t, utf8, "sun.espd.test"), dn(t, printable, "moon.espd.test")) {
+		t.Error("different DNs match")
 	}
 }

@@ -28,7 +28,7 @@ func IdentityFromCert(cert *x509.Certificate) *message.ID {
 // that signed its AUTH payload, as strongSwan's x509 has_subject decides
 // (RFC 7296 §3.5, RFC 4945 §3.1):
 //
-//   - ID_DER_ASN1_DN: the subject DN, attribute by attribute (see dnEqual);
+//   - ID_DER_ASN1_DN: the subject DN, attribute by attribute (see DNEqual);
 //   - ID_FQDN and ID_RFC822_ADDR: a dNSName or rfc822Name subjectAltName,
 //     without regard to case;
 //   - ID_IPV4_ADDR and ID_IPV6_ADDR: an iPAddress subjectAltName;
@@ -42,7 +42,7 @@ func MatchIdentity(id *message.ID, cert *x509.Certificate) bool {
 	}
 	switch id.IDType {
 	case message.IDDERASN1DN:
-		return dnEqual(id.Data, cert.RawSubject)
+		return DNEqual(id.Data, cert.RawSubject)
 	case message.IDFQDN:
 		return containsFold(cert.DNSNames, string(id.Data))
 	case message.IDRFC822Addr:
@@ -77,13 +77,13 @@ func containsFold(names []string, name string) bool {
 	return false
 }
 
-// dnEqual compares two DER Names the way strongSwan's compare_dn does:
+// DNEqual compares two DER Names the way strongSwan's compare_dn does:
 // the attributes in order (RDN sets flattened), each with the same type
 // OID and the same value octets whatever the string type they are encoded
 // with, ignoring case when both are PrintableString or both are IA5String
 // email addresses. So a DN typed in swanctl.conf (UTF8String) matches a
 // certificate's (often PrintableString) as long as the text is the same.
-func dnEqual(a, b []byte) bool {
+func DNEqual(a, b []byte) bool {
 	if bytes.Equal(a, b) {
 		return true
 	}

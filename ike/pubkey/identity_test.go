@@ -109,11 +109,11 @@ func TestMatchIdentity(t *testing.T) {
 func TestDNEqualEmail(t *testing.T) {
 	a := dn(t, asn1.IA5String, [2]string{"CN", "moon"}, [2]string{"E", "Moon@ESPD.test"})
 	b := dn(t, asn1.IA5String, [2]string{"CN", "moon"}, [2]string{"E", "moon@espd.test"})
-	if !dnEqual(a, b) {
+	if !DNEqual(a, b) {
 		t.Fatal("emailAddress compared with case")
 	}
 	c := dn(t, asn1.IA5String, [2]string{"CN", "MOON"}, [2]string{"E", "moon@espd.test"})
-	if dnEqual(b, c) {
+	if DNEqual(b, c) {
 		t.Fatal("IA5String CN compared without case")
 	}
 }

@@ -118,6 +118,10 @@ write_charon_conf() {
 	if [[ -n $cert ]]; then
 		auth=pubkey certs="certs = $cert" id_l=sun.espd.test id_r=moon.espd.test
 	fi
+	if [[ -n ${CHARON_IDS:-} ]]; then
+		# Two quoted DNs: "local" "remote".
+		id_l=${CHARON_IDS%\" \"*}\" id_r=\"${CHARON_IDS#*\" \"}
+	fi
 	local local_auth=${CHARON_LOCAL_AUTH:-$auth}
 	cat >"$file" <<-EOF
 		connections {
@@ -177,7 +181,7 @@ start_charon_right() { # DIR ike esp psk [cert-key-type]
 		cp "$PKI_DIR/private/$cert" "$dir/private/"
 	fi
 	write_charon_conf "$dir/swanctl.conf" "$2" "$3" "$4" "$cert"
-	charon_start right "$dir" || return 1
+	charon_start right "$dir" "${CHARON_EXTRA:-}" || return 1
 	# charon routes the remote selector from an address inside its local
 	# one, and refuses the CHILD_SA when it has none.
 	nsexec right ip addr add 198.18.2.1/32 dev lo
@@ -249,18 +253,24 @@ case_interop() {
 		espd_left_conf "$dir" "${IKE_PROPOSAL[$p]}" "$p" "$PSK"
 		start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" "$PSK" || return 1
 	else
-		local key=$auth sign=pubkey
+		local key=$auth sign=pubkey moon=moon.espd.test sun=sun.espd.test
 		if [[ $auth == rsapss ]]; then
-			key=rsa sign=rsa/pss
+			# Also the DN identities (ID_DER_ASN1_DN), which charon and
+			# espd each encode from the text and compare to the other's.
+			key=rsa sign=rsa/pss moon='"C=CH, O=espd, CN=moon.espd.test"' sun='"C=CH, O=espd, CN=sun.espd.test"'
 		fi
 		mkdir -p "$dir/x509" "$dir/x509ca" "$dir/private"
 		cp "$PKI_DIR/x509ca/ca.pem" "$dir/x509ca/"
 		cp "$PKI_DIR/x509/moon-$key.pem" "$dir/x509/"
 		cp "$PKI_DIR/private/moon-$key.pem" "$dir/private/"
-		write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=moon.espd.test remote_id=sun.espd.test \
+		write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id="$moon" remote_id="$sun" \
 			tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike="${IKE_PROPOSAL[$p]}" esp="$p" \
 			cert="moon-$key.pem" local_auth="$sign"
-		CHARON_LOCAL_AUTH=$sign start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" unused "$key" || return 1
+		local extra=""
+		# charon signs with PSS only when strongswan.conf says so.
+		[[ $sign == rsa/pss ]] && extra="rsa_pss = yes"
+		CHARON_LOCAL_AUTH=$sign CHARON_IDS="$sun $moon" CHARON_EXTRA=$extra \
+			start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" unused "$key" || return 1
 	fi
 	espd_start left "$dir/left.conf" "$dir" || return 1
 	if [[ $role == resp ]]; then
@@ -274,13 +284,16 @@ case_interop() {
 	local how="PSK"
 	if [[ $auth != psk ]]; then
 		# charon says how it checked espd's signature, e.g. RSA_EMSA_PKCS1_SHA2_256.
-		grep -q "authentication of 'moon.espd.test' with .* successful" "$dir/charon/charon.log" || {
+		grep -q "authentication of '[^']*moon.espd.test' with .* successful" "$dir/charon/charon.log" || {
 			log "charon's log does not show espd's signature verified"; return 1
 		}
 		grep -q 'peer authenticated.*"with": "certificate' "$dir/espd-left.log" || {
 			log "espd's log does not show charon's certificate verified"; return 1
 		}
-		how="$auth certificates ($(grep -o "authentication of 'moon.espd.test' with [^ ]*" "$dir/charon/charon.log" | head -1 | awk '{print $NF}'))"
+		if [[ $auth == rsapss ]] && ! grep -q 'peer authenticated.*"with": "certificate.*rsa/pss' "$dir/espd-left.log"; then
+			log "charon's signature was not RSASSA-PSS"; return 1
+		fi
+		how="$auth certificates ($(grep -o "authentication of '[^']*moon.espd.test' with [^ ]*" "$dir/charon/charon.log" | head -1 | awk '{print $NF}'))"
 	fi
 	traffic_checks "$dir" yes || return 1
 	DETAIL="IKE ${IKE_PROPOSAL[$p]}, ESP $p, $how, iperf3 ${IPERF_GBITS} Gbit/s"
