@@ -1,8 +1,16 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,5 +84,94 @@ func TestActionValuesAgree(t *testing.T) {
 	if ike.ActionNone != ike.Action(config.ActionNone) || ike.ActionTrap != ike.Action(config.ActionTrap) ||
 		ike.ActionStart != ike.Action(config.ActionStart) {
 		t.Fatal("ike.Action and config.Action disagree; convert them one by one")
+	}
+}
+
+// A certificate's key encrypted in the traditional PEM way is opened with
+// the passphrase of the secrets section that names its file, as swanctl
+// does; a wrong passphrase is an error that says so.
+func TestEncryptedKeyFromSecrets(t *testing.T) {
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "espd test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	gwKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	gwTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "gw.example.org"},
+		DNSNames: []string{"gw.example.org"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	caCert, _ := x509.ParseCertificate(caDER)
+	gwDER, _ := x509.CreateCertificate(rand.Reader, gwTmpl, caCert, gwKey.Public(), caKey)
+	keyDER, _ := x509.MarshalECPrivateKey(gwKey)
+	encrypted, err := x509.EncryptPEMBlock(rand.Reader, "EC PRIVATE KEY", keyDER, []byte("gateway key passphrase"), x509.PEMCipherAES128) //nolint:staticcheck // the format swanctl reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sub, data := range map[string][]byte{
+		"x509ca/ca.pem":   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		"x509/gw.pem":     pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: gwDER}),
+		"ecdsa/gwKey.pem": pem.EncodeToMemory(encrypted),
+	} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(sub)), 0o700)
+		if err := os.WriteFile(filepath.Join(dir, sub), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := func(passphrase string) string {
+		return `connections {
+    gw {
+        local_addrs = 192.0.2.1
+        remote_addrs = 192.0.2.2
+        local {
+            auth = pubkey
+            certs = gw.pem
+            id = gw.example.org
+        }
+        remote {
+            auth = pubkey
+        }
+        children {
+            net {
+                local_ts = 198.18.1.0/24
+                remote_ts = 198.18.2.0/24
+            }
+        }
+    }
+}
+secrets {
+    ecdsa-gw {
+        file = gwKey.pem
+        secret = "` + passphrase + `"
+    }
+}
+`
+	}
+	path := filepath.Join(dir, "swanctl.conf")
+	for _, tc := range []struct {
+		passphrase string
+		ok         bool
+	}{{"gateway key passphrase", true}, {"not it", false}} {
+		if err := os.WriteFile(path, []byte(conf(tc.passphrase)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns, err := ikeConnections(f)
+		if !tc.ok {
+			if err == nil || !strings.Contains(err.Error(), "passphrase") {
+				t.Errorf("a wrong passphrase: %v, want an error about it", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := conns[0]; c.Credentials == nil || !gwKey.Public().(*ecdsa.PublicKey).Equal(c.Credentials.Key.Public()) ||
+			c.RemoteAuth != ike.AuthPubkey || len(c.TrustAnchors.Certificates()) != 1 {
+			t.Errorf("credentials %+v, remote auth %v", c.Credentials, c.RemoteAuth)
+		}
 	}
 }

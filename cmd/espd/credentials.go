@@ -30,8 +30,9 @@ func credentialPath(confFile, dir, name string) string {
 
 // localCredentials loads our certificate (the first of local.certs) and
 // finds its private key among the key directories, as charon matches keys
-// to certificates by their public key.
-func localCredentials(confFile string, round config.AuthRound) (*pubkey.Credentials, error) {
+// to certificates by their public key. An encrypted key is opened with the
+// passphrases the secrets section gives for its file.
+func localCredentials(f *config.File, confFile string, round config.AuthRound) (*pubkey.Credentials, error) {
 	if len(round.Certs) == 0 {
 		return nil, fmt.Errorf("auth = pubkey needs a certificate in certs (raw public keys are not supported yet)")
 	}
@@ -44,7 +45,7 @@ func localCredentials(confFile string, round config.AuthRound) (*pubkey.Credenti
 	for _, dir := range privateKeyDirs {
 		keys, _ := filepath.Glob(filepath.Join(filepath.Dir(confFile), dir, "*"))
 		for _, key := range keys {
-			creds, err := pubkey.LoadCredentials(certPath, key, intermediates...)
+			creds, err := pubkey.LoadCredentialsWithPassphrases(certPath, key, passphrasesFor(f, confFile, key), intermediates...)
 			if err == nil {
 				return creds, nil
 			}
@@ -57,6 +58,21 @@ func localCredentials(confFile string, round config.AuthRound) (*pubkey.Credenti
 		return nil, err
 	}
 	return nil, errors.Join(append([]error{fmt.Errorf("no private key for %s in %v beside the configuration", certPath, privateKeyDirs)}, tried...)...)
+}
+
+// passphrasesFor are the passphrases of the secrets section's private,
+// rsa and ecdsa entries that name the key file keyPath.
+func passphrasesFor(f *config.File, confFile, keyPath string) [][]byte {
+	var out [][]byte
+	for _, k := range f.Secrets.PrivateKeys {
+		if filepath.Clean(credentialPath(confFile, k.Dir, k.File)) != filepath.Clean(keyPath) {
+			continue
+		}
+		for _, p := range k.Passphrases {
+			out = append(out, p.Bytes())
+		}
+	}
+	return out
 }
 
 // trustAnchors are the CA certificates the peer's certificate must chain
@@ -99,7 +115,7 @@ func constraints(round config.AuthRound) []pubkey.Constraint {
 // remote sections: a PSK from the secrets, or certificates.
 func configureAuth(f *config.File, c *config.Connection, out *ike.Config) error {
 	if c.Local.Method == config.AuthPubkey {
-		creds, err := localCredentials(c.Pos.File, c.Local)
+		creds, err := localCredentials(f, c.Pos.File, c.Local)
 		if err != nil {
 			return &config.Error{Pos: c.Local.Pos, Key: "connections." + c.Name + "." + c.Local.Section + ".certs", Reason: err.Error()}
 		}

@@ -4,6 +4,8 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -200,4 +202,38 @@ func TestCredentials(t *testing.T) {
 	}
 	_, err = LoadCredentials(certPath, writeFile(t, dir, "other.key", pemBlock("PRIVATE KEY", otherKey)))
 	wantErr(t, err, ErrKeyMismatch)
+}
+
+// A key encrypted the traditional PEM way, as swanctl's secrets decrypt
+// it: the right passphrase among others opens it, a wrong one does not.
+func TestLoadEncryptedPrivateKey(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := x509.EncryptPEMBlock(rand.Reader, "EC PRIVATE KEY", der, []byte("right"), x509.PEMCipherAES128) //nolint:staticcheck // the format under test
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadPrivateKey(path); !errors.Is(err, ErrEncryptedKey) {
+		t.Errorf("without passphrases: %v, want ErrEncryptedKey", err)
+	}
+	got, err := LoadEncryptedPrivateKey(path, [][]byte{[]byte("wrong"), []byte("right")})
+	if err != nil {
+		t.Fatalf("with the right passphrase second: %v", err)
+	}
+	if !key.Public().(*ecdsa.PublicKey).Equal(got.Public()) {
+		t.Error("decrypted another key")
+	}
+	if _, err := LoadEncryptedPrivateKey(path, [][]byte{[]byte("wrong")}); !errors.Is(err, ErrEncryptedKey) {
+		t.Errorf("with a wrong passphrase: %v, want ErrEncryptedKey", err)
+	}
 }
