@@ -2,6 +2,7 @@ package ike
 
 import (
 	"bytes"
+	stdcrypto "crypto"
 	"fmt"
 	"math"
 	"net/netip"
@@ -41,7 +42,9 @@ type Config struct {
 	// ones.
 	LocalID, RemoteID *message.ID
 	// Credentials, when set, make us authenticate with this certificate
-	// and key (RFC 7427 digital signature) instead of the PSK.
+	// and key (RFC 7427 digital signature) instead of the PSK. Without a
+	// Cert, the key is a raw public key the peer has configured: no CERT
+	// payload is sent (swanctl.conf's local.pubkeys).
 	Credentials *pubkey.Credentials
 	// SignOptions shape our signature: RSASSA-PSS, allowed hashes.
 	SignOptions pubkey.SignOptions
@@ -51,6 +54,9 @@ type Config struct {
 	RemoteAuth        AuthMethod
 	TrustAnchors      *pubkey.TrustAnchors
 	RemoteConstraints []pubkey.Constraint
+	// RemotePublicKeys, when set, are the raw public keys the peer may
+	// sign with (remote.pubkeys), instead of a certificate.
+	RemotePublicKeys []stdcrypto.PublicKey
 	// Children are the CHILD_SA configurations. The initiator sets up the
 	// first in IKE_AUTH; a responder picks the one whose selectors fit the
 	// peer's.
@@ -320,8 +326,12 @@ func newConnection(cfg Config) (*connection, error) {
 	if cfg.RemoteAuth == AuthPSK && len(cfg.PSK) == 0 {
 		return nil, fmt.Errorf("%w: the peer authenticates with a PSK, but none is configured", ErrConfig)
 	}
-	if cfg.RemoteAuth == AuthPubkey && (cfg.TrustAnchors == nil || len(cfg.TrustAnchors.Certificates()) == 0) {
-		return nil, fmt.Errorf("%w: the peer authenticates with a certificate, but no CA certificate is configured to trust", ErrConfig)
+	if cfg.RemoteAuth == AuthPubkey && len(cfg.RemotePublicKeys) == 0 &&
+		(cfg.TrustAnchors == nil || len(cfg.TrustAnchors.Certificates()) == 0) {
+		return nil, fmt.Errorf("%w: the peer authenticates with a public key, but no CA certificate or raw public key is configured to trust", ErrConfig)
+	}
+	if cfg.Credentials != nil && cfg.Credentials.Key == nil {
+		return nil, fmt.Errorf("%w: credentials without a private key", ErrConfig)
 	}
 	if !cfg.Local.IsValid() || !cfg.Remote.IsValid() {
 		return nil, fmt.Errorf("%w: local and remote addresses are required", ErrConfig)
@@ -363,7 +373,7 @@ func newConnection(cfg Config) (*connection, error) {
 	switch {
 	case cfg.LocalID != nil:
 		c.localID = cfg.LocalID
-	case cfg.Credentials != nil:
+	case cfg.Credentials != nil && cfg.Credentials.Cert != nil:
 		c.localID = pubkey.IdentityFromCert(cfg.Credentials.Cert)
 	default:
 		c.localID = message.NewAddrID(false, cfg.Local.Addr())

@@ -2,6 +2,7 @@ package ike
 
 import (
 	"crypto/hmac"
+	"errors"
 	"fmt"
 
 	"go.uber.org/zap"
@@ -81,8 +82,10 @@ func (t *ikeAuth) build(msg *message.Message) error {
 			&message.Auth{Method: message.AuthSharedKeyMIC, Data: sa.pskAuth(t.initiator, body)})
 		return nil
 	}
-	for _, c := range creds.CertPayloads() {
-		msg.Payloads = append(msg.Payloads, c)
+	if creds.Cert != nil {
+		for _, c := range creds.CertPayloads() {
+			msg.Payloads = append(msg.Payloads, c)
+		}
 	}
 	if t.initiator {
 		if req := sa.certReq(); req != nil {
@@ -181,6 +184,9 @@ func (t *ikeAuth) verify(msg *message.Message, id *message.ID, auth *message.Aut
 			certs = append(certs, c)
 		}
 	}
+	if len(certs) == 0 && len(sa.conn.RemotePublicKeys) > 0 {
+		return t.verifyRawKey(auth, octets)
+	}
 	leaf, intermediates, err := pubkey.ParseCertPayloads(certs)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrAuthenticationFailed, err)
@@ -202,6 +208,29 @@ func (t *ikeAuth) verify(msg *message.Message, id *message.ID, auth *message.Aut
 		return "", fmt.Errorf("%w: %w", ErrAuthenticationFailed, err)
 	}
 	return fmt.Sprintf("certificate %q, %v", leaf.Subject, scheme), nil
+}
+
+// verifyRawKey checks a signature against the peer's configured raw public
+// keys (RFC 7296 §2.15 with keys known out of band, as strongSwan's
+// pubkeys); the configured identity is all that names the peer.
+func (t *ikeAuth) verifyRawKey(auth *message.Auth, octets []byte) (string, error) {
+	sa := t.sa
+	var errs []error
+	for _, key := range sa.conn.RemotePublicKeys {
+		scheme, err := pubkey.Verify(auth, octets, key)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := pubkey.CheckKey(key, sa.conn.RemoteConstraints); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrAuthenticationFailed, err)
+		}
+		if err := pubkey.CheckScheme(scheme, sa.conn.RemoteConstraints); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrAuthenticationFailed, err)
+		}
+		return fmt.Sprintf("raw public key, %v", scheme), nil
+	}
+	return "", fmt.Errorf("%w: no configured public key verifies the AUTH: %w", ErrAuthenticationFailed, errors.Join(errs...))
 }
 
 // certReq asks the peer for a certificate under one of our trust anchors

@@ -163,3 +163,44 @@ func TestCertificateInitiatorPSKResponder(t *testing.T) {
 		t.Errorf("initiator installed %d inbound SAs", n)
 	}
 }
+
+// Raw public keys (swanctl.conf pubkeys): no CERT on the wire, each side
+// verifies with the key it has configured for the other.
+func TestRawPublicKeys(t *testing.T) {
+	keyI, keyR := newTestKey(t, "ed25519"), newTestKey(t, "ecdsa")
+	for _, tc := range []struct {
+		name     string
+		trustedI crypto.PublicKey // what the responder expects of the initiator
+		ok       bool
+	}{
+		{"configured keys", keyI.Public(), true},
+		{"another key", newTestKey(t, "ed25519").Public(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			i, r, _ := newPair(t, func(ci, cr *Config) {
+				ci.Credentials, cr.Credentials = &pubkey.Credentials{Key: keyI}, &pubkey.Credentials{Key: keyR}
+				ci.RemoteAuth, cr.RemoteAuth = AuthPubkey, AuthPubkey
+				ci.RemotePublicKeys, cr.RemotePublicKeys = []crypto.PublicKey{keyR.Public()}, []crypto.PublicKey{tc.trustedI}
+				ci.PSK, cr.PSK = nil, nil
+			})
+			if err := i.sa.Initiate(); err != nil {
+				t.Fatal(err)
+			}
+			deliver(t, i, r) // IKE_SA_INIT
+			deliver(t, r, i)
+			req := deliver(t, i, r) // IKE_AUTH request: IDi, AUTH, no CERT
+			if msg := open(t, r, req); msg.Find(message.PayloadCERT) != nil {
+				t.Error("a raw-key IKE_AUTH carries a CERT payload")
+			}
+			deliver(t, r, i) // IKE_AUTH response
+			if tc.ok {
+				assertMirrored(t, i, r)
+				return
+			}
+			if !errors.Is(r.sa.Err(), ErrAuthenticationFailed) {
+				t.Errorf("responder: %v, want AUTHENTICATION_FAILED", r.sa.Err())
+			}
+			assertNothingInstalled(t, r)
+		})
+	}
+}

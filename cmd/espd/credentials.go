@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -34,7 +35,10 @@ func credentialPath(confFile, dir, name string) string {
 // passphrases the secrets section gives for its file.
 func localCredentials(f *config.File, confFile string, round config.AuthRound) (*pubkey.Credentials, error) {
 	if len(round.Certs) == 0 {
-		return nil, fmt.Errorf("auth = pubkey needs a certificate in certs (raw public keys are not supported yet)")
+		if len(round.Pubkeys) > 0 {
+			return localRawKey(f, confFile, round.Pubkeys[0])
+		}
+		return nil, fmt.Errorf("auth = pubkey needs a certificate in certs, or a raw public key in pubkeys")
 	}
 	certPath := credentialPath(confFile, "x509", round.Certs[0])
 	var intermediates []string
@@ -58,6 +62,38 @@ func localCredentials(f *config.File, confFile string, round config.AuthRound) (
 		return nil, err
 	}
 	return nil, errors.Join(append([]error{fmt.Errorf("no private key for %s in %v beside the configuration", certPath, privateKeyDirs)}, tried...)...)
+}
+
+// localRawKey finds the private key of our raw public key (local.pubkeys)
+// among the key directories.
+func localRawKey(f *config.File, confFile, name string) (*pubkey.Credentials, error) {
+	pub, err := pubkey.LoadPublicKey(credentialPath(confFile, "pubkey", name))
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range privateKeyDirs {
+		keys, _ := filepath.Glob(filepath.Join(filepath.Dir(confFile), dir, "*"))
+		for _, path := range keys {
+			key, err := pubkey.LoadEncryptedPrivateKey(path, passphrasesFor(f, confFile, path))
+			if err == nil && pubkey.MatchesPublicKey(key, pub) {
+				return &pubkey.Credentials{Key: key}, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("no private key for the public key %s in %v beside the configuration", name, privateKeyDirs)
+}
+
+// remoteRawKeys loads the peer's raw public keys (remote.pubkeys).
+func remoteRawKeys(confFile string, names []string) ([]crypto.PublicKey, error) {
+	var keys []crypto.PublicKey
+	for _, name := range names {
+		key, err := pubkey.LoadPublicKey(credentialPath(confFile, "pubkey", name))
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
 }
 
 // passphrasesFor are the passphrases of the secrets section's private,
@@ -117,15 +153,25 @@ func configureAuth(f *config.File, c *config.Connection, out *ike.Config) error 
 	if c.Local.Method == config.AuthPubkey {
 		creds, err := localCredentials(f, c.Pos.File, c.Local)
 		if err != nil {
-			return &config.Error{Pos: c.Local.Pos, Key: "connections." + c.Name + "." + c.Local.Section + ".certs", Reason: err.Error()}
+			key := ".certs"
+			if len(c.Local.Certs) == 0 && len(c.Local.Pubkeys) > 0 {
+				key = ".pubkeys"
+			}
+			return &config.Error{Pos: c.Local.Pos, Key: "connections." + c.Name + "." + c.Local.Section + key, Reason: err.Error()}
 		}
 		out.Credentials = creds
-		out.SignOptions = pubkey.SignOptionsFor(constraints(c.Local), creds.Cert.PublicKey)
+		out.SignOptions = pubkey.SignOptionsFor(constraints(c.Local), creds.Key.Public())
 		if c.Local.Auth == "rsa/pss" {
 			out.SignOptions.PSS = true
 		}
 	}
-	if c.Remote.Method == config.AuthPubkey {
+	if c.Remote.Method == config.AuthPubkey && len(c.Remote.Pubkeys) > 0 {
+		keys, err := remoteRawKeys(c.Pos.File, c.Remote.Pubkeys)
+		if err != nil {
+			return &config.Error{Pos: c.Remote.Pos, Key: "connections." + c.Name + "." + c.Remote.Section + ".pubkeys", Reason: err.Error()}
+		}
+		out.RemoteAuth, out.RemotePublicKeys, out.RemoteConstraints = ike.AuthPubkey, keys, constraints(c.Remote)
+	} else if c.Remote.Method == config.AuthPubkey {
 		anchors, err := trustAnchors(f, c.Pos.File, c.Remote)
 		if err != nil {
 			return &config.Error{Pos: c.Remote.Pos, Key: "connections." + c.Name + "." + c.Remote.Section + ".cacerts", Reason: err.Error()}

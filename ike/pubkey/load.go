@@ -71,6 +71,41 @@ func LoadPrivateKey(path string) (crypto.Signer, error) {
 	return parsePrivateKey(data, path)
 }
 
+// LoadPublicKey reads a raw public key file, PEM ("PUBLIC KEY", or an
+// RSA "RSA PUBLIC KEY") or DER SubjectPublicKeyInfo, as swanctl reads its
+// pubkey directory.
+func LoadPublicKey(path string) (crypto.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pubkey: %w", err)
+	}
+	der := data
+	if isPEM(data) {
+		block, _ := pem.Decode(data)
+		if block == nil {
+			return nil, malformed("%s: no public key in the PEM data", path)
+		}
+		if block.Type == "RSA PUBLIC KEY" {
+			key, err := x509.ParsePKCS1PublicKey(block.Bytes)
+			if err != nil {
+				return nil, malformed("%s: %v", path, err)
+			}
+			return key, nil
+		}
+		der = block.Bytes
+	}
+	key, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, malformed("%s: %v", path, err)
+	}
+	return key, nil
+}
+
+// MatchesPublicKey says whether key's public half is pub.
+func MatchesPublicKey(key crypto.Signer, pub crypto.PublicKey) bool {
+	return samePublicKey(key.Public(), pub)
+}
+
 // LoadEncryptedPrivateKey is LoadPrivateKey for a key that may be
 // encrypted in the traditional PEM way (Proc-Type: 4,ENCRYPTED, what
 // `openssl rsa -aes128 -traditional` and `openssl ec -aes128` write and

@@ -28,7 +28,9 @@
 #                                      init: charon initiates (`swanctl --initiate`), espd responds;
 #                                 AUTH psk, or certificates of rsa (3072), ecdsa (P-256) or ed25519 keys
 #                                      under one ECDSA P-384 CA (scripts/lib/pki.sh; RFC 7427 signatures),
-#                                      or rsapss: the RSA certificates, both sides signing with RSASSA-PSS;
+#                                      or rsapss: the RSA certificates, both sides signing with RSASSA-PSS
+#                                      and naming themselves by DN; or rawkey: raw ECDSA public keys
+#                                      (pubkeys), no certificates;
 #                                 PROPOSAL aes128gcm16 (IKE -prfsha256-x25519), aes256gcm16 (-prfsha384-ecp384),
 #                                      chacha20poly1305 (-prfsha256-modp2048), aes256-sha256 (-modp2048)
 #   rekey-child-by-espd, rekey-child-by-ss, rekey-ike-by-espd, rekey-ike-by-ss
@@ -88,7 +90,7 @@ for role in resp init; do
 			ALL_CASES+=("ss-$role-$auth-$p")
 		done
 	done
-	ALL_CASES+=("ss-$role-rsapss-aes128gcm16")
+	ALL_CASES+=("ss-$role-rsapss-aes128gcm16" "ss-$role-rawkey-aes128gcm16")
 done
 ALL_CASES+=(rekey-child-by-espd rekey-child-by-ss rekey-ike-by-espd rekey-ike-by-ss delete-by-espd delete-by-ss)
 ALL_CASES+=(wrong-psk-espd-init wrong-psk-ss-init mismatch-espd-init mismatch-ss-init nat-two-clients)
@@ -118,6 +120,10 @@ write_charon_conf() {
 	if [[ -n $cert ]]; then
 		auth=pubkey certs="certs = $cert" id_l=sun.espd.test id_r=moon.espd.test
 	fi
+	local remote_keys=""
+	if [[ -n ${CHARON_RAWKEYS:-} ]]; then
+		certs="pubkeys = sun.pub" remote_keys="pubkeys = moon.pub"
+	fi
 	if [[ -n ${CHARON_IDS:-} ]]; then
 		# Two quoted DNs: "local" "remote".
 		id_l=${CHARON_IDS%\" \"*}\" id_r=\"${CHARON_IDS#*\" \"}
@@ -138,6 +144,7 @@ write_charon_conf() {
 				remote {
 					auth = $auth
 					id = $id_r
+					$remote_keys
 				}
 				children {
 					net {
@@ -173,7 +180,9 @@ espd_ctl() { # NS VERB [NAME]
 start_charon_right() { # DIR ike esp psk [cert-key-type]
 	local dir=$1/charon cert=""
 	mkdir -p "$dir"
-	if [[ -n ${5:-} ]]; then
+	if [[ -n ${CHARON_RAWKEYS:-} ]]; then
+		cert=raw # write_charon_conf writes pubkeys instead
+	elif [[ -n ${5:-} ]]; then
 		cert=sun-$5.pem
 		mkdir -p "$dir/x509" "$dir/x509ca" "$dir/private"
 		cp "$PKI_DIR/x509ca/ca.pem" "$dir/x509ca/"
@@ -252,6 +261,19 @@ case_interop() {
 	if [[ $auth == psk ]]; then
 		espd_left_conf "$dir" "${IKE_PROPOSAL[$p]}" "$p" "$PSK"
 		start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" "$PSK" || return 1
+	elif [[ $auth == rawkey ]]; then
+		# Each side has its own private key and the other's public key.
+		mkdir -p "$dir/private" "$dir/pubkey" "$dir/charon/private" "$dir/charon/pubkey"
+		cp "$PKI_DIR/private/moon-ecdsa.pem" "$dir/private/"
+		cp "$PKI_DIR/private/sun-ecdsa.pem" "$dir/charon/private/"
+		for host in moon sun; do
+			openssl pkey -in "$PKI_DIR/private/$host-ecdsa.pem" -pubout -out "$dir/pubkey/$host.pub" 2>/dev/null
+			cp "$dir/pubkey/$host.pub" "$dir/charon/pubkey/"
+		done
+		write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=moon.espd.test remote_id=sun.espd.test \
+			tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike="${IKE_PROPOSAL[$p]}" esp="$p" \
+			local_pubkey=moon.pub remote_pubkey=sun.pub
+		CHARON_RAWKEYS=1 start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" unused || return 1
 	else
 		local key=$auth sign=pubkey moon=moon.espd.test sun=sun.espd.test
 		if [[ $auth == rsapss ]]; then
@@ -287,13 +309,17 @@ case_interop() {
 		grep -q "authentication of '[^']*moon.espd.test' with .* successful" "$dir/charon/charon.log" || {
 			log "charon's log does not show espd's signature verified"; return 1
 		}
-		grep -q 'peer authenticated.*"with": "certificate' "$dir/espd-left.log" || {
-			log "espd's log does not show charon's certificate verified"; return 1
+		local proof=certificate
+		[[ $auth == rawkey ]] && proof="raw public key"
+		grep -q "peer authenticated.*\"with\": \"$proof" "$dir/espd-left.log" || {
+			log "espd's log does not show charon's $proof verified"; return 1
 		}
 		if [[ $auth == rsapss ]] && ! grep -q 'peer authenticated.*"with": "certificate.*rsa/pss' "$dir/espd-left.log"; then
 			log "charon's signature was not RSASSA-PSS"; return 1
 		fi
-		how="$auth certificates ($(grep -o "authentication of '[^']*moon.espd.test' with [^ ]*" "$dir/charon/charon.log" | head -1 | awk '{print $NF}'))"
+		local what="$auth certificates"
+		[[ $auth == rawkey ]] && what="raw ECDSA public keys"
+		how="$what ($(grep -o "authentication of '[^']*moon.espd.test' with [^ ]*" "$dir/charon/charon.log" | head -1 | awk '{print $NF}'))"
 	fi
 	traffic_checks "$dir" yes || return 1
 	DETAIL="IKE ${IKE_PROPOSAL[$p]}, ESP $p, $how, iperf3 ${IPERF_GBITS} Gbit/s"

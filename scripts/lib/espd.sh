@@ -187,7 +187,9 @@ _write_manual_conf() {
 # retransmit="TIMEOUT TRIES" (espd.ike, default strongSwan's), and either
 # psk=SECRET or cert=FILE (auth = pubkey both ways, certs = FILE in the
 # x509 directory beside FILE; the key and the CA in private and x509ca
-# there); local_auth overrides our auth value, e.g. rsa/pss.
+# there); local_auth overrides our auth value, e.g. rsa/pss; or
+# local_pubkey=FILE remote_pubkey=FILE for raw public keys (pubkey
+# directory beside FILE).
 write_ike_conf() {
 	local file=$1
 	shift
@@ -196,9 +198,14 @@ write_ike_conf() {
 	for kv in "$@"; do s[${kv%%=*}]=${kv#*=}; done
 	[[ -z ${s[tun]} ]] || addrs="addrs = ${s[tun]}/32"
 	local retransmit_timeout=${s[retransmit]% *} retransmit_tries=${s[retransmit]#* }
+	local remote_keys=""
 	if [[ -n ${s[cert]:-} ]]; then
 		auth=pubkey
 		certs="certs = ${s[cert]}"
+	elif [[ -n ${s[local_pubkey]:-} ]]; then
+		auth=pubkey
+		certs="pubkeys = ${s[local_pubkey]}"
+		remote_keys="pubkeys = ${s[remote_pubkey]}"
 	else
 		printf -v secrets '%s\n        %s\n        %s\n        %s\n    }' "ike-gw {" "id-a = ${s[local_id]}" \
 			"id-b = ${s[remote_id]}" "secret = \"${s[psk]}\""
@@ -229,6 +236,7 @@ write_ike_conf() {
 		        remote {
 		            auth = $auth
 		            id = ${s[remote_id]}
+		            $remote_keys
 		        }
 		        children {
 		            net {
