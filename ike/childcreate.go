@@ -86,7 +86,7 @@ func (t *childCreate) build(msg *message.Message) error {
 		}
 		t.inSPI = spi
 	}
-	localTS, remoteTS := t.config.LocalTS, t.config.RemoteTS
+	localTS, remoteTS := sa.selectors(t.config)
 	if t.rekey != nil {
 		// The REKEY_SA notify names the SA by the SPI we receive on
 		// (RFC 7296 §1.3.3), and the new SA keeps its selectors.
@@ -205,7 +205,8 @@ func (t *childCreate) processRequest(req *message.Message) {
 		candidates = []*childConfig{t.rekey.config}
 	}
 	for _, ch := range candidates {
-		remote, local := narrow(tsi.Selectors, ch.RemoteTS), narrow(tsr.Selectors, ch.LocalTS)
+		ours, theirs := sa.selectors(ch)
+		remote, local := narrow(tsi.Selectors, theirs), narrow(tsr.Selectors, ours)
 		if len(local) > 0 && len(remote) > 0 && transport == (ch.Mode == installer.Transport) {
 			t.config, t.localTS, t.remoteTS = ch, local, remote
 			break
@@ -342,7 +343,8 @@ func (t *childCreate) acceptResponse(resp *message.Message) error {
 	if (resp.Notify(message.NotifyUseTransportMode) != nil) != (t.config.Mode == installer.Transport) {
 		return fmt.Errorf("%w: the responder does not agree to %v mode", ErrTSUnacceptable, t.config.Mode)
 	}
-	if !okL || !okR || !selectorsWithin(local, t.config.LocalTS) || !selectorsWithin(remote, t.config.RemoteTS) {
+	ours, theirs := sa.selectors(t.config)
+	if !okL || !okR || !selectorsWithin(local, ours) || !selectorsWithin(remote, theirs) {
 		return fmt.Errorf("%w: responder's selectors %v/%v are not within ours", ErrTSUnacceptable, tsi.Selectors, tsr.Selectors)
 	}
 	if !t.auth {
@@ -460,4 +462,19 @@ func (c *connection) childNames() []string {
 		names[i] = ch.Name
 	}
 	return names
+}
+
+// selectors are a child's configured traffic selectors with "dynamic"
+// resolved to this IKE SA's own addresses.
+func (sa *IKESA) selectors(ch *childConfig) (local, remote []netip.Prefix) {
+	local, remote = ch.LocalTS, ch.RemoteTS
+	if ch.LocalDynamic {
+		a := sa.local.Addr().Unmap()
+		local = append(slices.Clone(local), netip.PrefixFrom(a, a.BitLen()))
+	}
+	if ch.RemoteDynamic {
+		a := sa.remote.Addr().Unmap()
+		remote = append(slices.Clone(remote), netip.PrefixFrom(a, a.BitLen()))
+	}
+	return local, remote
 }

@@ -148,6 +148,11 @@ type ChildConfig struct {
 	// LocalTS and RemoteTS are the traffic selectors we propose; a
 	// responder narrows them to its own (RFC 7296 §2.9).
 	LocalTS, RemoteTS []netip.Prefix
+	// LocalDynamic and RemoteDynamic add the IKE SA's own local or remote
+	// address to LocalTS or RemoteTS once it is known (strongSwan's
+	// "dynamic"): a road-warrior gateway's remote_ts = dynamic is each
+	// client's address.
+	LocalDynamic, RemoteDynamic bool
 	// ESPProposals are strongSwan ESP proposals, most preferred first.
 	ESPProposals []string
 	// Mode is tunnel or transport (USE_TRANSPORT_MODE, RFC 7296 §1.3.1).
@@ -251,7 +256,7 @@ func newChildConfig(cfg ChildConfig) (*childConfig, error) {
 		}
 		c.espSuites = append(c.espSuites, s)
 	}
-	if len(cfg.LocalTS) == 0 || len(cfg.RemoteTS) == 0 {
+	if (len(cfg.LocalTS) == 0 && !cfg.LocalDynamic) || (len(cfg.RemoteTS) == 0 && !cfg.RemoteDynamic) {
 		return nil, fmt.Errorf("%w: child %q: local and remote traffic selectors are required", ErrConfig, cfg.Name)
 	}
 	if cfg.LifeTime > 0 && cfg.RekeyTime > cfg.LifeTime {

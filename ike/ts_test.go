@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/espd/espd/esp/installer"
 	"github.com/espd/espd/ike/message"
 )
 
@@ -31,5 +32,20 @@ func TestNarrow(t *testing.T) {
 		if !samePrefixes(got, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// "dynamic" selectors become each IKE SA's own addresses: a road-warrior
+// gateway's remote_ts = dynamic is the client's address.
+func TestDynamicSelectors(t *testing.T) {
+	i, r, _ := newPair(t, func(ci, cr *Config) {
+		ci.Children[0].LocalTS, ci.Children[0].LocalDynamic = nil, true
+		cr.Children[0].RemoteTS, cr.Children[0].RemoteDynamic = nil, true
+	})
+	establish(t, i, r)
+	assertMirrored(t, i, r)
+	out := i.recorder.Installed(installer.Outbound)[0]
+	if want := netip.MustParsePrefix("192.0.2.1/32"); len(out.LocalTS) != 1 || out.LocalTS[0] != want {
+		t.Errorf("initiator's local selector %v, want its address %v", out.LocalTS, want)
 	}
 }

@@ -98,10 +98,10 @@ func ikeConnection(f *config.File, c *config.Connection) (ike.Config, error) {
 				child.ESPProposals = append(child.ESPProposals, p.Suite.String())
 			}
 		}
-		if child.LocalTS, err = enginePrefixes(ch.LocalTS, out.Local.Addr()); err != nil {
+		if child.LocalTS, child.LocalDynamic, err = enginePrefixes(ch.LocalTS); err != nil {
 			return fail(ch.Pos, "children."+ch.Name+".local_ts", "%v", err)
 		}
-		if child.RemoteTS, err = enginePrefixes(ch.RemoteTS, out.Remote.Addr()); err != nil {
+		if child.RemoteTS, child.RemoteDynamic, err = enginePrefixes(ch.RemoteTS); err != nil {
 			return fail(ch.Pos, "children."+ch.Name+".remote_ts", "%v", err)
 		}
 		out.Children = append(out.Children, child)
@@ -149,27 +149,24 @@ func findPSK(keys []config.SharedKey, local, remote config.Identity) ([]byte, bo
 	return best, bestScore >= 0
 }
 
-// enginePrefixes turns traffic selectors into prefixes; "dynamic" is the
-// outer address (tunnel between two hosts). Port and protocol selectors
-// and ranges that are no prefix are not supported by the data plane yet.
-func enginePrefixes(ts []config.TrafficSelector, outer netip.Addr) ([]netip.Prefix, error) {
-	var out []netip.Prefix
+// enginePrefixes turns traffic selectors into prefixes, and says whether
+// "dynamic" (this end's or the peer's IKE address, resolved per SA) is
+// among them. Port and protocol selectors and ranges that are no prefix
+// are not supported by the data plane yet.
+func enginePrefixes(ts []config.TrafficSelector) (out []netip.Prefix, dynamic bool, err error) {
 	for _, t := range ts {
-		if t.Dynamic {
-			if !outer.IsValid() || outer.IsUnspecified() {
-				return nil, fmt.Errorf("dynamic needs a literal address in local_addrs/remote_addrs (virtual IPs are not supported yet)")
-			}
-			out = append(out, netip.PrefixFrom(outer, outer.BitLen()))
-			continue
-		}
 		if t.Protocol != 0 || t.StartPort != 0 || t.EndPort != 65535 {
-			return nil, fmt.Errorf("%v: protocol and port selectors are not supported yet", t)
+			return nil, false, fmt.Errorf("%v: protocol and port selectors are not supported yet", t)
+		}
+		if t.Dynamic {
+			dynamic = true
+			continue
 		}
 		p, ok := t.Prefix()
 		if !ok {
-			return nil, fmt.Errorf("%v: address ranges that are not a subnet are not supported yet", t)
+			return nil, false, fmt.Errorf("%v: address ranges that are not a subnet are not supported yet", t)
 		}
 		out = append(out, p)
 	}
-	return out, nil
+	return out, dynamic, nil
 }

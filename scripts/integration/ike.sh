@@ -12,6 +12,9 @@
 #   espd-raw, espd-encap          espd to espd: raw ESP (no NAT), and encap = yes (ESP-in-UDP)
 #   espd-transport                espd to espd, host to host: transport mode, selectors dynamic (the outer
 #                                 addresses), pings between 192.0.2.1 and 192.0.2.2 travel as ESP
+#   espd-rw-dynamic               a road-warrior gateway (remote_addrs = %any, remote_ts = dynamic) and a
+#                                 client whose local_ts = dynamic: the tunnel carries the client's own
+#                                 address 192.0.2.1 to the gateway's 198.18.2.0/24
 #   espd-start-action             start_action = start: the tunnel comes up with the daemons, no `espd up`
 #   dpd-restart                   dpd_delay = 2s, dpd_action = restart (retransmits 1 s, 2 tries): the peer
 #                                 espd is killed and started again without its state; DPD finds the
@@ -83,7 +86,7 @@ declare -A IKE_PROPOSAL=(
 	[aes256-sha256]=aes256-sha256-modp2048
 )
 PROPOSALS=(aes128gcm16 aes256gcm16 chacha20poly1305 aes256-sha256)
-ALL_CASES=(espd-raw espd-encap espd-transport espd-start-action reload dpd-restart hostile-input shutdown-deletes)
+ALL_CASES=(espd-raw espd-encap espd-transport espd-rw-dynamic espd-start-action reload dpd-restart hostile-input shutdown-deletes)
 for role in resp init; do
 	for auth in psk rsa ecdsa ed25519; do
 		for p in "${PROPOSALS[@]}"; do
@@ -572,6 +575,26 @@ case_espd_transport() {
 	DETAIL="transport mode, dynamic selectors, $esp ESP packets and no ICMP in the clear"
 }
 
+# case_rw_dynamic DIR: dynamic selectors resolved to the IKE addresses.
+case_rw_dynamic() {
+	local dir=$1 out json right_pid
+	write_ike_conf "$dir/right.conf" local=192.0.2.2 remote=%any local_id=gw.espd.test remote_id=%any \
+		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=dynamic ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
+	write_ike_conf "$dir/left.conf" local=%any remote=192.0.2.2 local_id=rw.espd.test remote_id=gw.espd.test \
+		ts_local=dynamic ts_remote=198.18.2.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
+	espd_start right "$dir/right.conf" "$dir" || return 1
+	right_pid=$ESPD_PID
+	espd_start left "$dir/left.conf" "$dir" || return 1
+	out=$(espd_ctl left up net 2>&1) || { log "espd up net: $out"; return 1; }
+	json=$(espd_ctl right status --json)
+	[[ $(jq -r '.ike_sas[0].children[0].remote_ts | join(",")' <<<"$json") == 192.0.2.1/32 ]] || {
+		log "the gateway's remote selector is not the client's address: $(jq -c '.ike_sas[0].children[0]' <<<"$json")"; return 1
+	}
+	ping_all left 192.0.2.1 198.18.2.1 || { log "pings from the client's address lost"; return 1; }
+	espd_stop right "$right_pid" || return 1
+	DETAIL="remote_ts = dynamic became 192.0.2.1/32 on the gateway; pings pass"
+}
+
 # case_start_action DIR: start_action = start brings the tunnel up alone.
 case_start_action() {
 	local dir=$1 right_pid
@@ -725,6 +748,7 @@ run_case() {
 	espd-encap) case_espd_pair "$dir" yes || rc=1 ;;
 	espd-transport) case_espd_transport "$dir" || rc=1 ;;
 	espd-start-action) case_start_action "$dir" || rc=1 ;;
+	espd-rw-dynamic) case_rw_dynamic "$dir" || rc=1 ;;
 	reload) case_reload "$dir" || rc=1 ;;
 	dpd-restart) case_dpd_restart "$dir" || rc=1 ;;
 	hostile-input) case_hostile "$dir" || rc=1 ;;
