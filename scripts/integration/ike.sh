@@ -278,11 +278,12 @@ case_interop() {
 			local_pubkey=moon.pub remote_pubkey=sun.pub
 		CHARON_RAWKEYS=1 start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" unused || return 1
 	else
-		local key=$auth sign=pubkey moon=moon.espd.test sun=sun.espd.test
+		local key=$auth sign=pubkey moon=moon.espd.test sun=sun.espd.test ids=""
 		if [[ $auth == rsapss ]]; then
 			# Also the DN identities (ID_DER_ASN1_DN), which charon and
 			# espd each encode from the text and compare to the other's.
 			key=rsa sign=rsa/pss moon='"C=CH, O=espd, CN=moon.espd.test"' sun='"C=CH, O=espd, CN=sun.espd.test"'
+			ids="$sun $moon"
 		fi
 		mkdir -p "$dir/x509" "$dir/x509ca" "$dir/private"
 		cp "$PKI_DIR/x509ca/ca.pem" "$dir/x509ca/"
@@ -294,7 +295,7 @@ case_interop() {
 		local extra=""
 		# charon signs with PSS only when strongswan.conf says so.
 		[[ $sign == rsa/pss ]] && extra="rsa_pss = yes"
-		CHARON_LOCAL_AUTH=$sign CHARON_IDS="$sun $moon" CHARON_EXTRA=$extra \
+		CHARON_LOCAL_AUTH=$sign CHARON_IDS=$ids CHARON_EXTRA=$extra \
 			start_charon_right "$dir" "${IKE_PROPOSAL[$p]}" "$p" unused "$key" || return 1
 	fi
 	espd_start left "$dir/left.conf" "$dir" || return 1
