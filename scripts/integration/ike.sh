@@ -54,7 +54,7 @@
 #                                 the espd gateway in right (remote_addrs = %any, remote_ts 198.18.0.0/16
 #                                 narrowed per client) sees both as 192.0.2.1 on different ports. Both
 #                                 clients must detect the NAT, float to 4500 and reach the gateway, and
-#                                 the gateway each client, at once.
+#                                 the gateway each client, at once; both send NAT keepalives.
 #
 # A working case checks: the initiating command exits 0; espd's status and
 # swanctl --list-sas show the same IKE SPIs and crossed CHILD_SA SPIs with
@@ -540,12 +540,20 @@ case_nat_two_clients() {
 	ping_all client2 198.18.3.1 198.18.2.1 || { log "client2 -> gateway pings lost"; return 1; }
 	ping_all right 198.18.2.1 198.18.1.1 || { log "gateway -> client1 pings lost"; return 1; }
 	ping_all right 198.18.2.1 198.18.3.1 || { log "gateway -> client2 pings lost"; return 1; }
+	# Behind the NAT, each client keeps its mapping alive with a one-byte
+	# 0xff datagram to port 4500 every 20 s (RFC 3948 §2.3, §4).
+	capture_start right wan0 "$dir/keepalive.pcap" "udp dst port 4500 and udp[4:2] = 9 and udp[8] = 0xff" || return 1
+	sleep 21
+	capture_stop "$CAPTURE_PID"
+	local keepalives
+	keepalives=$(tshark -r "$dir/keepalive.pcap" -T fields -e udp.srcport 2>/dev/null | sort -u | wc -l)
+	((keepalives == 2)) || { log "NAT keepalives came from $keepalives client ports in 21 s, want 2"; return 1; }
 	espd_stop right "$gw_pid" || return 1
 	for i in 1 2; do
 		espd_stop "client$i" "${ESPD_PIDS_BY_NS[client$i]}" || return 1
 	done
 	ESPD_PID=""
-	DETAIL="two clients behind one NAT as $(jq -r '[.ike_sas[].remote] | join(" and ")' <<<"$json")"
+	DETAIL="two clients behind one NAT as $(jq -r '[.ike_sas[].remote] | join(" and ")' <<<"$json"), keepalives from both"
 }
 
 # case_espd_transport DIR: host to host in transport mode; the protected
