@@ -38,7 +38,7 @@
 #                                      chacha20poly1305 (-prfsha256-modp2048), aes256-sha256 (-modp2048)
 #   rekey-child-by-espd, rekey-child-by-ss, rekey-ike-by-espd, rekey-ike-by-ss
 #                                 espd initiates to charon (PSK, aes128gcm16, PFS with x25519 for the CHILD_SA);
-#                                 while iperf3 runs and ping sends an echo every 10 ms, one side rekeys
+#                                 while iperf3 runs and ping sends 800 echoes, one every 10 ms, one side rekeys
 #                                 the CHILD_SA (`espd rekey net`, `swanctl --rekey --child net`) or the
 #                                 IKE SA (`espd rekey gw`, `swanctl --rekey --ike gw`): no echo may be
 #                                 lost, both sides must show the same new SPIs, and the old ones must be gone
@@ -418,6 +418,24 @@ spis() {
 		"\(.spi_i) \(.spi_r) \(.children[0].spi_in) \(.children[0].spi_out)"' | head -n 1
 }
 
+# _rekeyed WHAT BEFORE: espd's SPIs of WHAT (child or ike) differ from
+# those in BEFORE (as spis prints them).
+_rekeyed() {
+	local now
+	now=$(spis)
+	[[ -n $now ]] || return 1
+	if [[ $1 == child ]]; then
+		[[ $(cut -d' ' -f3 <<<"$now") != "$(cut -d' ' -f3 <<<"$2")" ]]
+	else
+		[[ $(cut -d' ' -f1 <<<"$now") != "$(cut -d' ' -f1 <<<"$2")" ]]
+	fi
+}
+
+# _charon_lists_none DIR PATTERN: charon lists no SA matching PATTERN.
+_charon_lists_none() {
+	! swanctl_in right "$1/charon" --list-sas 2>&1 | grep -q "$2"
+}
+
 # case_rekey DIR WHAT(child|ike) BY(espd|ss): a rekey under load loses no echo.
 case_rekey() {
 	local dir=$1 what=$2 by=$3 before after out loss
@@ -428,10 +446,11 @@ case_rekey() {
 	before=$(spis)
 	nsexec right iperf3 -s -B 198.18.2.1 -1 -D --logfile "$dir/iperf3-server.log"
 	wait_until 5 "iperf3 server" nsexec right ss -ltn "sport = :5201"
-	nsexec left iperf3 -c 198.18.2.1 -B 198.18.1.1 -t 6 -J >"$dir/iperf3.json" 2>&1 &
+	nsexec left iperf3 -c 198.18.2.1 -B 198.18.1.1 -t 9 -J >"$dir/iperf3.json" 2>&1 &
 	local iperf_pid=$!
-	# 500 echoes at 10 ms: about 5 s, the rekey in the middle.
-	nsexec left ping -c 500 -i 0.01 -W 1 -I 198.18.1.1 198.18.2.1 >"$dir/ping.txt" 2>&1 &
+	# 800 echoes at 10 ms: about 8 s. The rekey starts after 2 s and so
+	# ends inside them even when a message needs one retransmission (4 s).
+	nsexec left ping -c 800 -i 0.01 -W 1 -I 198.18.1.1 198.18.2.1 >"$dir/ping.txt" 2>&1 &
 	local ping_pid=$!
 	sleep 2
 	case $what-$by in
@@ -446,8 +465,9 @@ case_rekey() {
 	if [[ $loss != "0% packet loss" ]]; then
 		log "ICMP across the rekey: $loss"; tail -n 3 "$dir/ping.txt" >&2; return 1
 	fi
-	# The old SAs go with the Delete that follows the rekey.
-	sleep 1
+	# Under load a rekey message may need a retransmission (4 s, then
+	# 7.2 s later), so the rekey may end after the traffic.
+	wait_until 15 "the rekey to complete" _rekeyed "$what" "$before" || true
 	after=$(spis)
 	read -r bi br bin bout <<<"$before"
 	read -r ai ar ain aout <<<"$after"
@@ -458,15 +478,15 @@ case_rekey() {
 		log "IKE SPIs did not change: before $before, after $after"; return 1
 	fi
 	check_sas_match "$dir" || return 1
-	local listing
-	listing=$(swanctl_in right "$dir/charon" --list-sas 2>&1)
-	if [[ $what == child ]] && grep -q "$bin\|$bout" <<<"$listing"; then
-		log "charon still lists the old CHILD_SA"; printf '%s\n' "$listing" >&2; return 1
+	# charon, too, lists a rekeyed SA as DELETED for delete_rekeyed_delay
+	# (5 s) after its Delete; then it must be gone.
+	local old_spis="${bi}_i\|${br}_r"
+	[[ $what == child ]] && old_spis="$bin\|$bout"
+	if ! wait_until 10 "charon to forget the old SA" _charon_lists_none "$dir" "$old_spis"; then
+		swanctl_in right "$dir/charon" --list-sas >&2 2>&1
+		return 1
 	fi
-	if [[ $what == ike ]] && grep -q "${bi}_i\|${br}_r" <<<"$listing"; then
-		log "charon still lists the old IKE SA"; printf '%s\n' "$listing" >&2; return 1
-	fi
-	DETAIL="$what rekeyed by $by under iperf3, 500 echoes at 10 ms: $loss"
+	DETAIL="$what rekeyed by $by under iperf3, 800 echoes at 10 ms: $loss"
 }
 
 # case_delete DIR BY(espd|ss): a delete leaves no SA and no route.
