@@ -229,18 +229,13 @@ func TestChildRekeyPFSMismatch(t *testing.T) {
 // TestChildRekeyCollision: both peers rekey the CHILD_SA at once. Of the
 // two new SAs, the one made with the lowest of the four nonces is deleted
 // by the peer that initiated it; the old one by the other peer (RFC 7296
-// §2.8.1). Nonces, as in strongSwan's test_collision:
+// §2.8.1). Nonces, collisionNonces, as in strongSwan's test_collision:
 //
 //	N1 (a's Ni) -----\    /----- N2 (b's Ni)
 //	                  \--/-----> N3 (b's Nr)
 //	N4 (a's Nr) <-------/ /----- ...
 func TestChildRekeyCollision(t *testing.T) {
-	for k, nonces := range [][4]byte{
-		{0x00, 0xff, 0xff, 0xff}, // a's exchange has the lowest nonce: its SA goes
-		{0xff, 0x00, 0xff, 0xff},
-		{0xff, 0xff, 0x00, 0xff},
-		{0xff, 0xff, 0xff, 0x00},
-	} {
+	for k, nonces := range collisionNonces {
 		aLoses := k%2 == 0
 		t.Run(fmt.Sprintf("lowest nonce %d", k+1), func(t *testing.T) {
 			a, b, _ := established(t, nil)
@@ -426,12 +421,7 @@ func TestChildRekeyLostResponse(t *testing.T) {
 // b settles the collision and sends its Delete before a gets the answer to
 // its own request (strongSwan's test_collision_delayed_response).
 func TestChildRekeyCollisionDelayedResponse(t *testing.T) {
-	for k, nonces := range [][4]byte{
-		{0x00, 0xff, 0xff, 0xff},
-		{0xff, 0x00, 0xff, 0xff},
-		{0xff, 0xff, 0x00, 0xff},
-		{0xff, 0xff, 0xff, 0x00},
-	} {
+	for k, nonces := range collisionNonces {
 		aLoses := k%2 == 0
 		t.Run(fmt.Sprintf("lowest nonce %d", k+1), func(t *testing.T) {
 			a, b, _ := established(t, nil)

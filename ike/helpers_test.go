@@ -198,3 +198,14 @@ func pfs(group string) func(i, r *Config) {
 		r.Children[0].ESPProposals = []string{"aes128gcm16" + group}
 	}
 }
+
+// collisionNonces are the first bytes of the four nonces of two crossing
+// rekeys (a's Ni, b's Ni, b's Nr, a's Nr), as in strongSwan's
+// test_collision: the lowest is in each position once, so a's exchange
+// has it, and a's SA goes, for even indexes.
+var collisionNonces = [][4]byte{
+	{0x00, 0xff, 0xff, 0xff},
+	{0xff, 0x00, 0xff, 0xff},
+	{0xff, 0xff, 0x00, 0xff},
+	{0xff, 0xff, 0xff, 0x00},
+}

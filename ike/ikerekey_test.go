@@ -157,12 +157,7 @@ func TestIKERekeyInvalidKE(t *testing.T) {
 // old one by the other peer (RFC 7296 §2.8.2); nonces as in strongSwan's
 // test_collision.
 func TestIKERekeyCollision(t *testing.T) {
-	for k, nonces := range [][4]byte{
-		{0x00, 0xff, 0xff, 0xff},
-		{0xff, 0x00, 0xff, 0xff},
-		{0xff, 0xff, 0x00, 0xff},
-		{0xff, 0xff, 0xff, 0x00},
-	} {
+	for k, nonces := range collisionNonces {
 		aLoses := k%2 == 0
 		t.Run(fmt.Sprintf("lowest nonce %d", k+1), func(t *testing.T) {
 			a, b, clock := established(t, nil)
