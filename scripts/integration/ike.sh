@@ -168,9 +168,24 @@ write_charon_conf() {
 	EOF
 }
 
-espd_left_conf() { # DIR ike esp psk [encap]
-	write_ike_conf "$1/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=left.espd.test remote_id=right.espd.test \
-		tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike="$2" esp="$3" psk="$4" encap="${5:-no}"
+# espd_left_conf DIR IKE ESP PSK [key=value...]: left's half of the
+# site-to-site pair (198.18.1.0/24 === 198.18.2.0/24); the settings after
+# PSK are write_ike_conf's and override.
+espd_left_conf() {
+	local dir=$1 ike=$2 esp=$3 psk=$4
+	shift 4
+	write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=left.espd.test remote_id=right.espd.test \
+		tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike="$ike" esp="$esp" psk="$psk" "$@"
+}
+
+# espd_right_conf DIR [key=value...]: an espd as right's half of the same
+# pair, aes128gcm16 with $PSK.
+espd_right_conf() {
+	local dir=$1
+	shift
+	write_ike_conf "$dir/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=right.espd.test remote_id=left.espd.test \
+		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.1.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 \
+		psk="$PSK" "$@"
 }
 
 # espd's CLI takes its flags before the NAME.
@@ -331,9 +346,8 @@ case_interop() {
 
 case_espd_pair() { # DIR ENCAP
 	local dir=$1 encap=$2 out json
-	espd_left_conf "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK" "$encap"
-	write_ike_conf "$dir/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=right.espd.test remote_id=left.espd.test \
-		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.1.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
+	espd_left_conf "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK" encap="$encap"
+	espd_right_conf "$dir"
 	espd_start right "$dir/right.conf" "$dir" || return 1
 	local right_pid=$ESPD_PID
 	espd_start left "$dir/left.conf" "$dir" || return 1
@@ -633,11 +647,8 @@ case_rw_dynamic() {
 # case_start_action DIR: start_action = start brings the tunnel up alone.
 case_start_action() {
 	local dir=$1 right_pid
-	write_ike_conf "$dir/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=right.espd.test remote_id=left.espd.test \
-		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.1.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
-	write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=left.espd.test remote_id=right.espd.test \
-		tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 \
-		psk="$PSK" start_action=start
+	espd_right_conf "$dir"
+	espd_left_conf "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK" start_action=start
 	espd_start right "$dir/right.conf" "$dir" || return 1
 	right_pid=$ESPD_PID
 	espd_start left "$dir/left.conf" "$dir" || return 1
@@ -658,11 +669,8 @@ _new_ike_sa() {
 # dpd_action = restart sets the tunnel up again.
 case_dpd_restart() {
 	local dir=$1 out right_pid before after
-	write_ike_conf "$dir/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=right.espd.test remote_id=left.espd.test \
-		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.1.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
-	write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=left.espd.test remote_id=right.espd.test \
-		tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 \
-		psk="$PSK" dpd_delay=2s dpd_action=restart retransmit="1s 2"
+	espd_right_conf "$dir"
+	espd_left_conf "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK" dpd_delay=2s dpd_action=restart retransmit="1s 2"
 	espd_start right "$dir/right.conf" "$dir" || return 1
 	right_pid=$ESPD_PID
 	espd_start left "$dir/left.conf" "$dir" || return 1
@@ -706,11 +714,8 @@ replay_to() {
 # case_hostile DIR: junk at the IKE ports does not disturb an SA.
 case_hostile() {
 	local dir=$1 out right_pid before after json drops
-	write_ike_conf "$dir/right.conf" local=192.0.2.2 remote=192.0.2.1 local_id=right.espd.test remote_id=left.espd.test \
-		tun=198.18.2.1 ts_local=198.18.2.0/24 ts_remote=198.18.1.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 psk="$PSK"
-	write_ike_conf "$dir/left.conf" local=192.0.2.1 remote=192.0.2.2 local_id=left.espd.test remote_id=right.espd.test \
-		tun=198.18.1.1 ts_local=198.18.1.0/24 ts_remote=198.18.2.0/24 ike=aes128gcm16-prfsha256-x25519 esp=aes128gcm16 \
-		psk="$PSK" encap=yes
+	espd_right_conf "$dir"
+	espd_left_conf "$dir" aes128gcm16-prfsha256-x25519 aes128gcm16 "$PSK" encap=yes
 	espd_start right "$dir/right.conf" "$dir" || return 1
 	right_pid=$ESPD_PID
 	espd_start left "$dir/left.conf" "$dir" || return 1
